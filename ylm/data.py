@@ -1,0 +1,74 @@
+"""The kit's small real corpora, by curriculum domain and split.
+
+``data_samples/`` holds four domains, the ones the paper's curriculum mixes (general prose,
+STEM/math, code, agent/tool use), each split *by document* into ``train`` and ``heldout``::
+
+    data_samples/<domain>/<split>.jsonl      one JSON document per line: {"id", "source", "text", ...}
+    data_samples/MANIFEST.json               per file: documents, bytes, characters, sha256; per source: licence
+    data_samples/NOTICE                      attributions
+
+Agent documents also carry ``"trajectory"``: the structured record (tools, user turns, tool calls and the
+real observations from executing them) that ``text`` is a plain transcript of.
+``scripts/build_data_samples.py`` regenerates every file from registry packages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ylm.paths import DATA_DIR
+
+DOMAINS: tuple[str, ...] = ("general", "stem", "code", "agent")
+SPLITS: tuple[str, ...] = ("train", "heldout")
+MANIFEST_NAME = "MANIFEST.json"
+
+
+def _check_name(field: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {field} {value!r}; valid {field}s are: {', '.join(allowed)}")
+
+
+def domain_path(domain: str, split: str, data_dir: Path | None = None) -> Path:
+    """Path of one domain/split file; ``ValueError`` listing the valid names for unknown ones."""
+    _check_name("domain", domain, DOMAINS)
+    _check_name("split", split, SPLITS)
+    return (data_dir or DATA_DIR) / domain / f"{split}.jsonl"
+
+
+def iter_documents(domain: str, split: str = "train", data_dir: Path | None = None) -> Iterator[dict[str, Any]]:
+    """Yield the documents of one domain and split, in file order."""
+    path = domain_path(domain, split, data_dir)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; regenerate data_samples/ with `make data`")
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def load_documents(domain: str, split: str = "train", data_dir: Path | None = None) -> list[dict[str, Any]]:
+    """All documents of one domain and split as a list of dicts."""
+    return list(iter_documents(domain, split, data_dir))
+
+
+def load_texts(domain: str, split: str = "train", data_dir: Path | None = None) -> list[str]:
+    """Just the ``text`` of each document of one domain and split."""
+    return [doc["text"] for doc in iter_documents(domain, split, data_dir)]
+
+
+def load_manifest(data_dir: Path | None = None) -> dict[str, Any]:
+    """The parsed ``MANIFEST.json``."""
+    return json.loads(((data_dir or DATA_DIR) / MANIFEST_NAME).read_text(encoding="utf-8"))
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
