@@ -22,7 +22,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def execute(path: Path, timeout_s: int) -> float:
     """Run one notebook with its directory as the working directory; returns seconds taken."""
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout_s, kernel_name="python3",
+    for cell in notebook.cells:  # no timestamps: re-running an unchanged notebook leaves no diff
+        cell.metadata.pop("execution", None)
+    client = NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
