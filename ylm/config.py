@@ -1,0 +1,243 @@
+"""Model configuration: one dataclass for Youtu-style MLA models and the MHA/GQA/MQA baselines.
+
+Field names follow transformers' ``YoutuConfig`` so that ``from_hf``/``to_hf`` are plain renames.
+The MLA shapes, per layer (H heads, d_nope + d_rope = d_qk, latent rank r):
+
+    q   = W_qb · RMSNorm(W_qa · x)           [H, d_nope + d_rope]    (or W_q · x when q_lora_rank is None)
+    c   = RMSNorm((W_kva · x)[:r])           [r]          shared latent, the only thing MLA must cache
+    k_r = RoPE((W_kva · x)[r:])              [d_rope]     one roped key shared by all heads
+    [k_nope, v] = W_kvb · c                  [H, d_nope + d_v]
+
+``attn_kind`` picks MLA or a baseline (``mha``/``gqa``/``mqa``, Llama-style q/k/v/o projections);
+``attn_impl`` picks how MLA runs (``naive`` caches expanded K/V, ``absorbed`` caches [c, k_r]).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+ATTN_KINDS: tuple[str, ...] = ("mla", "mha", "gqa", "mqa")
+ATTN_IMPLS: tuple[str, ...] = ("naive", "absorbed")
+ROPE_TYPES: tuple[str, ...] = ("default", "yarn")
+HF_MODEL_TYPES: tuple[str, ...] = ("youtu", "youtu_llm")
+# Keys a YaRN block may carry (transformers' rope_parameters / DeepSeek's rope_scaling).
+YARN_KEYS: tuple[str, ...] = (
+    "factor", "original_max_position_embeddings", "beta_fast", "beta_slow",
+    "mscale", "mscale_all_dim", "attention_factor", "truncate",
+)
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 128256
+    hidden_size: int = 2048
+    intermediate_size: int = 6144
+    num_hidden_layers: int = 32
+    num_attention_heads: int = 16
+    num_key_value_heads: int = 16
+    # which attention: "mla" (Youtu/DeepSeek) or a baseline "mha" | "gqa" | "mqa"
+    attn_kind: str = "mla"
+    # how MLA runs: "naive" (expanded K/V cache) | "absorbed" (latent cache); ignored by baselines
+    attn_impl: str = "absorbed"
+    # MLA shapes
+    q_lora_rank: int | None = 1536
+    kv_lora_rank: int = 512
+    qk_nope_head_dim: int = 128
+    qk_rope_head_dim: int = 64
+    v_head_dim: int = 128
+    # baselines: per-head dim of q/k/v (None -> hidden_size // num_attention_heads)
+    head_dim: int | None = None
+    # RoPE: theta, layout and optional YaRN block (None = plain RoPE)
+    rope_theta: float = 1_600_000.0
+    rope_interleave: bool = True
+    rope_scaling: dict[str, Any] | None = None
+    max_position_embeddings: int = 131072
+    rms_norm_eps: float = 1e-6
+    hidden_act: str = "silu"
+    attention_bias: bool = False
+    tie_word_embeddings: bool = True
+    initializer_range: float | None = None  # None -> 2/sqrt(5*hidden), as YoutuConfig
+    embedding_initializer_range: float | None = None  # None -> 2 * initializer_range
+    bos_token_id: int | None = 128000
+    eos_token_id: int | list[int] | None = 128001
+    pad_token_id: int | None = None
+    extra_hf: dict[str, Any] = field(default_factory=dict, repr=False)  # unknown HF keys, kept for to_hf
+
+    def __post_init__(self) -> None:
+        self.validate()
+        if self.initializer_range is None:
+            self.initializer_range = 2.0 / (5.0 * self.hidden_size) ** 0.5
+        if self.embedding_initializer_range is None:
+            self.embedding_initializer_range = 2.0 * self.initializer_range
+
+    # ---- derived sizes -------------------------------------------------------------------------
+    @property
+    def qk_head_dim(self) -> int:
+        return self.qk_nope_head_dim + self.qk_rope_head_dim
+
+    @property
+    def baseline_head_dim(self) -> int:
+        return self.head_dim if self.head_dim is not None else self.hidden_size // self.num_attention_heads
+
+    @property
+    def rope_dim(self) -> int:
+        """Width RoPE rotates: the shared rope key for MLA, the whole head for the baselines."""
+        return self.qk_rope_head_dim if self.attn_kind == "mla" else self.baseline_head_dim
+
+    # ---- validation ------------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Raise ValueError naming the offending field and what is allowed."""
+        for name in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+                     "num_attention_heads", "num_key_value_heads", "max_position_embeddings"):
+            _positive_int(name, getattr(self, name))
+        if self.attn_kind not in ATTN_KINDS:
+            raise ValueError(f"attn_kind={self.attn_kind!r}: allowed values are {ATTN_KINDS}")
+        if self.attn_impl not in ATTN_IMPLS:
+            raise ValueError(f"attn_impl={self.attn_impl!r}: allowed values are {ATTN_IMPLS}")
+        if self.hidden_act != "silu":
+            raise ValueError(f"hidden_act={self.hidden_act!r}: allowed values are ('silu',)")
+        if not (isinstance(self.rope_theta, int | float) and self.rope_theta > 0):
+            raise ValueError(f"rope_theta={self.rope_theta!r}: must be a positive number")
+        if not (isinstance(self.rms_norm_eps, int | float) and self.rms_norm_eps > 0):
+            raise ValueError(f"rms_norm_eps={self.rms_norm_eps!r}: must be a positive number")
+        if self.attn_kind == "mla":
+            self._validate_mla()
+        else:
+            self._validate_baseline()
+        self._validate_rope_scaling()
+
+    def _validate_mla(self) -> None:
+        if self.q_lora_rank is not None:
+            _positive_int("q_lora_rank", self.q_lora_rank, extra=" or None (direct query projection)")
+        for name in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"):
+            _positive_int(name, getattr(self, name))
+        if self.qk_rope_head_dim % 2:
+            raise ValueError(f"qk_rope_head_dim={self.qk_rope_head_dim}: must be even (RoPE rotates pairs)")
+        if self.num_key_value_heads != self.num_attention_heads:
+            # W_kvb decompresses one K/V head per query head; YoutuAttention assumes the same.
+            raise ValueError(
+                f"num_key_value_heads={self.num_key_value_heads}: for attn_kind='mla' it must equal "
+                f"num_attention_heads={self.num_attention_heads}"
+            )
+
+    def _validate_baseline(self) -> None:
+        h, kv = self.num_attention_heads, self.num_key_value_heads
+        if self.head_dim is None and self.hidden_size % h:
+            raise ValueError(f"num_attention_heads={h}: must divide hidden_size={self.hidden_size} "
+                             "when head_dim is None")
+        if self.head_dim is not None:
+            _positive_int("head_dim", self.head_dim)
+        if self.baseline_head_dim % 2:
+            raise ValueError(f"head_dim={self.baseline_head_dim}: must be even (RoPE rotates pairs)")
+        if h % kv:
+            raise ValueError(f"num_key_value_heads={kv}: must divide num_attention_heads={h}")
+        if self.attn_kind == "mha" and kv != h:
+            raise ValueError(f"num_key_value_heads={kv}: attn_kind='mha' needs num_key_value_heads == {h}")
+        if self.attn_kind == "mqa" and kv != 1:
+            raise ValueError(f"num_key_value_heads={kv}: attn_kind='mqa' needs num_key_value_heads == 1")
+
+    def _validate_rope_scaling(self) -> None:
+        rs = self.rope_scaling
+        if rs is None:
+            return
+        if not isinstance(rs, dict):
+            raise ValueError(f"rope_scaling={rs!r}: must be None or a dict")
+        rope_type = rs.get("rope_type", rs.get("type", "default"))
+        if rope_type not in ROPE_TYPES:
+            raise ValueError(f"rope_scaling['rope_type']={rope_type!r}: allowed values are {ROPE_TYPES}")
+        if rope_type == "yarn":
+            factor = rs.get("factor")
+            if not (isinstance(factor, int | float) and factor >= 1):
+                raise ValueError(f"rope_scaling['factor']={factor!r}: YaRN needs a number >= 1")
+            unknown = set(rs) - set(YARN_KEYS) - {"rope_type", "type", "rope_theta"}
+            if unknown:
+                raise ValueError(f"rope_scaling keys {sorted(unknown)}: allowed keys are {YARN_KEYS}")
+
+    # ---- conveniences ----------------------------------------------------------------------------
+    def replace(self, **changes: Any) -> ModelConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    # ---- transformers interop --------------------------------------------------------------------
+    @classmethod
+    def from_hf(cls, hf: dict[str, Any], attn_impl: str = "absorbed") -> ModelConfig:
+        """Build from a transformers ``YoutuConfig.to_dict()`` or a Youtu ``config.json`` (legacy keys too)."""
+        model_type = hf.get("model_type", "youtu")
+        if model_type not in HF_MODEL_TYPES:
+            raise ValueError(f"model_type={model_type!r}: allowed values are {HF_MODEL_TYPES}")
+        names = {f.name for f in dataclasses.fields(cls)} - {"attn_kind", "attn_impl", "head_dim",
+                                                              "rope_theta", "rope_scaling", "extra_hf"}
+        kwargs: dict[str, Any] = {k: hf[k] for k in names if k in hf}
+        # RoPE: transformers 5 nests it in rope_parameters; older configs use rope_theta + rope_scaling.
+        rope = dict(hf.get("rope_parameters") or {})
+        legacy = hf.get("rope_scaling") or {}
+        theta = rope.pop("rope_theta", hf.get("rope_theta", 10000.0))
+        rope_type = rope.get("rope_type", rope.get("type", legacy.get("rope_type", legacy.get("type", "default"))))
+        scaling = {k: v for k, v in {**legacy, **rope}.items() if k not in ("type", "rope_type", "rope_theta")}
+        kwargs["rope_theta"] = float(theta)
+        kwargs["rope_scaling"] = None if rope_type == "default" else {"rope_type": rope_type, **scaling}
+        derived = {"qk_head_dim", "head_dim", "rope_parameters", "rope_scaling", "rope_theta", "model_type",
+                   "transformers_version", "architectures", "dtype", "torch_dtype", "auto_map"}
+        extra = {k: v for k, v in hf.items() if k not in names and k not in derived}
+        return cls(attn_kind="mla", attn_impl=attn_impl, extra_hf=extra, **kwargs)
+
+    def to_hf(self) -> dict[str, Any]:
+        """A dict ``transformers.YoutuConfig(**d)`` accepts (only MLA models are Youtu models)."""
+        if self.attn_kind != "mla":
+            raise ValueError(f"attn_kind={self.attn_kind!r}: only 'mla' models export to YoutuConfig")
+        names = [f.name for f in dataclasses.fields(self)
+                 if f.name not in ("attn_kind", "attn_impl", "head_dim", "rope_theta", "rope_scaling", "extra_hf")]
+        out: dict[str, Any] = {k: getattr(self, k) for k in names}
+        rope: dict[str, Any] = {"rope_theta": float(self.rope_theta), "rope_type": "default"}
+        if self.rope_scaling is not None:
+            rs = dict(self.rope_scaling)
+            rope["rope_type"] = rs.pop("rope_type", rs.pop("type", "default"))
+            rope.update(rs)
+        out["rope_parameters"] = rope
+        out["num_key_value_heads"] = self.num_attention_heads
+        out["model_type"] = "youtu"
+        for k, v in self.extra_hf.items():
+            out.setdefault(k, v)
+        return out
+
+
+def _positive_int(name: str, value: Any, extra: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name}={value!r}: must be a positive integer{extra}")
+
+
+# ---- presets ---------------------------------------------------------------------------------------
+def youtu_2b(**overrides: Any) -> ModelConfig:
+    """tencent/Youtu-LLM-2B (paper_facts §1.1): 32 layers, d=2048, MLA q 1536 / kv 512 / nope 128 / rope 64 / v 128."""
+    return ModelConfig(**overrides)
+
+
+def tiny_mla(**overrides: Any) -> ModelConfig:
+    """A toy MLA model for tests: every shape different so transposition bugs cannot hide."""
+    base = dict(vocab_size=97, hidden_size=48, intermediate_size=80, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=4, q_lora_rank=24, kv_lora_rank=20,
+                qk_nope_head_dim=12, qk_rope_head_dim=8, v_head_dim=10, rope_theta=10000.0,
+                max_position_embeddings=256, bos_token_id=1, eos_token_id=2)
+    return ModelConfig(**{**base, **overrides})
+
+
+def small_mla(**overrides: Any) -> ModelConfig:
+    """A CPU-sized MLA model (Youtu ratios scaled down 4x in width) for notebooks and decode timing."""
+    base = dict(vocab_size=4096, hidden_size=512, intermediate_size=1536, num_hidden_layers=4,
+                num_attention_heads=8, num_key_value_heads=8, q_lora_rank=384, kv_lora_rank=128,
+                qk_nope_head_dim=64, qk_rope_head_dim=32, v_head_dim=64, rope_theta=10000.0,
+                max_position_embeddings=65536, bos_token_id=1, eos_token_id=2)
+    return ModelConfig(**{**base, **overrides})
+
+
+def tiny_gqa(kind: str = "gqa", **overrides: Any) -> ModelConfig:
+    """A toy baseline model: ``kind`` in mha | gqa | mqa (kv heads 4 | 2 | 1 of 4 query heads)."""
+    kv = {"mha": 4, "gqa": 2, "mqa": 1}.get(kind)
+    if kv is None:
+        raise ValueError(f"kind={kind!r}: allowed values are ('mha', 'gqa', 'mqa')")
+    return tiny_mla(**{"attn_kind": kind, "num_key_value_heads": kv, "head_dim": 12, **overrides})
+
+
+PRESETS = {"youtu_2b": youtu_2b, "tiny_mla": tiny_mla, "small_mla": small_mla, "tiny_gqa": tiny_gqa}

@@ -1,0 +1,186 @@
+"""A decoder-only LM laid out exactly like transformers' ``YoutuForCausalLM`` (Youtu-LLM-2B).
+
+    h_0 = E[ids];   h_{l+1} = h_l' + MLP(RMSNorm(h_l')),  h_l' = h_l + Attn(RMSNorm(h_l));   logits = W_lm RMSNorm(h_L)
+
+Parameter names match ``YoutuForCausalLM.state_dict()`` (``model.layers.{i}.self_attn.kv_b_proj.weight`` ...),
+so a real Youtu-LLM-2B safetensors checkpoint loads with ``load_state_dict`` unchanged; ``save_hf`` writes
+a directory ``YoutuForCausalLM.from_pretrained`` reads. ``model.init_cache`` + ``model(ids, cache=cache)``
+decode incrementally; ``model.set_attn_impl`` switches MLA between the naive and absorbed paths.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ylm.attention import make_attention
+from ylm.cache import Cache, init_cache
+from ylm.config import ATTN_IMPLS, ModelConfig
+from ylm.layers import RMSNorm, SwiGLU
+from ylm.rope import RotaryEmbedding
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, config: ModelConfig, layer_idx: int) -> None:
+        super().__init__()
+        self.input_layernorm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.self_attn = make_attention(config, layer_idx)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.mlp = SwiGLU(config.hidden_size, config.intermediate_size)
+
+    def forward(self, x, cos, sin, cache=None, start: int = 0) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache, start)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Backbone(nn.Module):
+    """``model.`` in the checkpoint: embeddings, layers, final norm (and the RoPE tables, not saved)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_hidden_layers))
+        self.norm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.rotary_emb = RotaryEmbedding(config.rope_dim, config.rope_theta, config.rope_scaling,
+                                          config.max_position_embeddings)
+
+
+class CausalLM(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.model = Backbone(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        if config.tie_word_embeddings:
+            self.lm_head.weight = self.model.embed_tokens.weight
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        # As YoutuPreTrainedModel: N(0, initializer_range) for linears, 2x that for embeddings, norms = 1.
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=self.config.initializer_range)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=self.config.embedding_initializer_range)
+
+    # ---- running ------------------------------------------------------------------------------
+    def forward(self, input_ids: torch.Tensor, cache: Cache | None = None) -> torch.Tensor:
+        """input_ids [B, T] -> logits [B, T, vocab]. With ``cache``, the tokens are appended after it."""
+        b, t = input_ids.shape
+        start = 0
+        if cache is not None:
+            cache.check_room(b, t)
+            start = cache.length
+        positions = torch.arange(start, start + t, device=input_ids.device)
+        cos, sin = self.model.rotary_emb(positions)                             # [T, d_rope/2] each
+        x = self.model.embed_tokens(input_ids)
+        for i, layer in enumerate(self.model.layers):
+            x = layer(x, cos, sin, cache.layers[i] if cache is not None else None, start)
+        if cache is not None:
+            cache.length += t
+        return self.lm_head(self.model.norm(x))
+
+    def init_cache(self, batch_size: int, max_len: int, dtype: torch.dtype | None = None) -> Cache:
+        """Empty preallocated cache matching this model's attention kind/impl, dtype and device."""
+        p = self.model.embed_tokens.weight
+        return init_cache(self.config, batch_size, max_len, dtype or p.dtype, p.device)
+
+    def set_attn_impl(self, impl: str) -> CausalLM:
+        """Switch MLA between "naive" and "absorbed" on the built model (weights are shared; caches are not)."""
+        if impl not in ATTN_IMPLS:
+            raise ValueError(f"attn_impl={impl!r}: allowed values are {ATTN_IMPLS}")
+        self.config = self.config.replace(attn_impl=impl)
+        for layer in self.model.layers:
+            if hasattr(layer.self_attn, "impl"):
+                layer.self_attn.impl = impl
+        return self
+
+    @torch.no_grad()
+    def generate(self, input_ids: torch.Tensor, max_new_tokens: int, use_cache: bool = True,
+                 eos_token_id: int | None = None) -> torch.Tensor:
+        """Greedy decoding: [B, T] -> [B, T + n]; stops early once every row has produced ``eos_token_id``."""
+        if max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens={max_new_tokens}: must be >= 0")
+        ids = input_ids
+        cache = self.init_cache(ids.shape[0], ids.shape[1] + max_new_tokens) if use_cache else None
+        step_input = ids
+        done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
+        for _ in range(max_new_tokens):
+            logits = self(step_input if use_cache else ids, cache=cache)
+            nxt = logits[:, -1].argmax(-1, keepdim=True)
+            ids = torch.cat((ids, nxt), dim=1)
+            step_input = nxt
+            if eos_token_id is not None:
+                done |= nxt[:, 0] == eos_token_id
+                if bool(done.all()):
+                    break
+        return ids
+
+    def num_parameters(self) -> int:
+        """Unique parameters (a tied embedding counted once)."""
+        return sum(p.numel() for p in self.parameters())
+
+
+# ---- transformers-format checkpoints --------------------------------------------------------------
+def save_hf(model: CausalLM, directory: str | Path) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` that ``YoutuForCausalLM.from_pretrained`` loads."""
+    from safetensors.torch import save_file
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    hf = model.config.to_hf()
+    dtype = model.model.embed_tokens.weight.dtype
+    hf.update(architectures=["YoutuForCausalLM"], dtype=str(dtype).removeprefix("torch."))
+    (out / "config.json").write_text(json.dumps(hf, indent=2, sort_keys=True) + "\n")
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if model.config.tie_word_embeddings:
+        state.pop("lm_head.weight")  # safetensors refuses shared storage; HF re-ties it on load
+    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+    return out
+
+
+def _read_safetensors(directory: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    index = directory / "model.safetensors.index.json"
+    if index.exists():
+        files = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    elif (directory / "model.safetensors").exists():
+        files = ["model.safetensors"]
+    else:
+        raise ValueError(f"directory={str(directory)!r}: no model.safetensors or model.safetensors.index.json")
+    state: dict[str, torch.Tensor] = {}
+    for name in files:
+        state.update(load_file(str(directory / name)))
+    return state
+
+
+def load_hf(directory: str | Path, attn_impl: str = "absorbed", dtype: torch.dtype | None = None,
+            device: torch.device | str = "cpu") -> CausalLM:
+    """Load a transformers-format Youtu directory (ours, or a real Youtu-LLM-2B download)."""
+    directory = Path(directory)
+    config = ModelConfig.from_hf(json.loads((directory / "config.json").read_text()), attn_impl=attn_impl)
+    state = _read_safetensors(directory)
+    if config.tie_word_embeddings:
+        state.pop("lm_head.weight", None)  # some checkpoints repeat the tied matrix; the embedding wins
+    # older remote-code checkpoints may carry RoPE tables; they are recomputed from the config
+    state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")}
+    with torch.device("meta"):
+        model = CausalLM(config)
+    expected = set(model.state_dict()) - ({"lm_head.weight"} if config.tie_word_embeddings else set())
+    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+    if missing or unexpected:
+        raise ValueError(f"checkpoint keys do not match the config: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}")
+    state = {k: v.to(device=device, dtype=dtype or v.dtype) for k, v in state.items()}
+    model.load_state_dict(state, strict=False, assign=True)
+    if config.tie_word_embeddings:
+        model.lm_head.weight = model.model.embed_tokens.weight
+    # Non-persistent RoPE tables were built on meta: rebuild them on the real device.
+    model.model.rotary_emb = RotaryEmbedding(config.rope_dim, config.rope_theta, config.rope_scaling,
+                                             config.max_position_embeddings).to(device)
+    return model.eval()
