@@ -14,7 +14,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
 setup: $(STAMP) $(TOKENIZERS)
 
-# torch is pinned in pyproject.toml; installing it first keeps pip on the CPU wheel.
+# torch is pinned exactly (a range pulls a CUDA build); an already-installed 2.13.0 CPU wheel satisfies it.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0

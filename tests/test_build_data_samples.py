@@ -134,3 +134,11 @@ def test_committed_manifest_matches_files():
     for f in manifest["files"]:
         assert bds.sha256_hex((data / f["path"]).read_bytes()) == f["sha256"], f["path"]
     assert sum(f["bytes"] for f in manifest["files"]) < 25 * 2**20
+
+
+def test_input_differences_name_the_source_whose_version_changed() -> None:
+    committed = {"sources": [{"key": "cpython-stdlib", "package": "python 3.11.7"}, {"key": "bfcl", "package": "x"}]}
+    fresh = {"sources": [{"key": "cpython-stdlib", "package": "python 3.11.9"}, {"key": "bfcl", "package": "x"}]}
+    differences = bds.input_differences(committed, fresh)
+    assert len(differences) == 1 and "cpython-stdlib" in differences[0] and "3.11.9" in differences[0]
+    assert bds.input_differences(committed, committed) == []
