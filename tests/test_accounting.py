@@ -62,3 +62,25 @@ def test_peer_table_matches_independent_figures():
     assert by_name["Qwen3-4B"].kv_bytes_per_token() == 144 * 1024
     assert by_name["Llama-3.2-1B"].kv_bytes_per_token() * 131072 == 4 * 2**30  # anchors §3.6: 4 GiB @128k
     assert {"Qwen3-1.7B", "Llama-3.2-1B", "Llama-3.2-3B", "SmolLM3-3B", "Qwen3-4B"} <= set(by_name)
+
+
+def test_negative_sizes_raise():
+    from ylm.accounting import kv_cache_bytes
+
+    cfg = tiny_mla()
+    with pytest.raises(ValueError, match="dtype"):
+        kv_bytes_per_token(cfg, -2)
+    with pytest.raises(ValueError, match="dtype"):
+        kv_bytes_per_token(cfg, 0)
+    with pytest.raises(ValueError, match="tokens"):
+        kv_cache_bytes(cfg, -5)
+    with pytest.raises(ValueError, match="batch"):
+        kv_cache_bytes(cfg, 5, batch=-1)
+    with pytest.raises(ValueError, match="batch"):
+        kv_cache_bytes(cfg, 5, batch=0)
+    with pytest.raises(ValueError, match="tokens"):
+        kv_cache_bytes(cfg, 2.5)
+    with pytest.raises(ValueError, match="PeerModel|dtype"):
+        PEERS[0].kv_bytes_per_token(-1)
+    assert kv_cache_bytes(cfg, 0) == 0
+    assert kv_cache_bytes(cfg, 3, batch=2, dtype=2) == 6 * kv_bytes_per_token(cfg, 2)

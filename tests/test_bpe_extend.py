@@ -193,3 +193,50 @@ def test_o200k_base_under_youtu_pretokenization():
     assert 100_000 < len(pool) < 200_000 and dropped["not one pre-token"] > 0
     assert "Ġthe" in pool.tokens and "123" not in pool.tokens and "Ġ1" not in pool.tokens
     assert token_bytes(pool.tokens[300]).isascii()
+
+
+def test_str_corpus_is_refused():
+    config = TokenizerConfig(vocab_size=256 + 16 + 50)
+    with pytest.raises(ValueError, match="texts must be an iterable of documents"):
+        learn_merges(byte_vocab(), "hello world hello world", 300)
+    with pytest.raises(ValueError, match=r"stages\[1\] texts"):
+        train_staged([(GENERAL, 280), ("def f(x): return x", config.bpe_size)], config)
+    from ylm.bpe_extend import youtu_staged
+
+    source = vocab_from_tokenizer(train_tokenizer(GENERAL, config))
+    with pytest.raises(ValueError, match="stage_texts"):
+        youtu_staged(source, CODE, config, base_size=260)  # one corpus, not a list of stages
+    with pytest.raises(ValueError, match="stage_texts"):
+        youtu_staged(source, "def f(x): return x", config, base_size=260)
+
+
+def test_sizes_below_the_byte_alphabet_raise():
+    from ylm.bpe_extend import youtu_staged
+
+    config = TokenizerConfig(vocab_size=256 + 16 + 50)
+    source = vocab_from_tokenizer(train_tokenizer(GENERAL, config))
+    with pytest.raises(ValueError, match="max_size must be >= 256"):
+        filter_vocab(source, max_size=10)
+    with pytest.raises(ValueError, match=r"base_size must be in \[256, "):
+        youtu_staged(source, [CODE], config, base_size=100)
+    with pytest.raises(ValueError, match="base_size"):
+        youtu_staged(source, [CODE], config, base_size=config.bpe_size + 1)
+    assert len(filter_vocab(source, max_size=256)[0]) == 256
+
+
+def test_several_merges_per_token_are_all_kept():
+    """A Llama 3-style base lists every split of a token; encoding may reach it through any of them."""
+    from ylm.bpe_extend import top_up
+
+    tokens = byte_vocab().tokens + ["ab", "bc", "abc"]
+    # 'abc' by (a, bc) is listed first, but encoding 'abc' merges (a, b) first and needs (ab, c).
+    merges = [("a", "b"), ("b", "c"), ("a", "bc"), ("ab", "c")]
+    base = BPEVocab(tokens, merges)
+    assert [t.value for t in base.to_model().tokenize("abc")] == ["abc"]
+    kept, dropped = filter_vocab(base, "youtu")
+    assert kept.tokens[256:] == ["ab", "bc", "abc"] and kept.merges == merges and not dropped
+    for token in kept.tokens[256:]:  # every kept token is still one token, as in the base
+        assert [t.value for t in kept.to_model().tokenize(token)] == [token]
+    grown, added = top_up(byte_vocab(), base, 259)
+    assert added == 3 and grown.merges == merges
+    assert [t.value for t in grown.to_model().tokenize("abc")] == ["abc"]

@@ -105,3 +105,18 @@ def test_non_special_added_tokens_count_their_bytes():
     lengths = token_byte_lengths(qwen)
     text = PROBES["json_tool_calls"]
     assert sum(lengths[i] for i in encode_plain(qwen, text)) == len(text.encode())
+
+
+def test_bad_inputs_raise_value_errors(tok):
+    with pytest.raises(ValueError, match="baseline_tokens must be > 0"):
+        relative_diff(0, 10)
+    lengths = token_byte_lengths(tok)
+    with pytest.raises(ValueError, match=r"target_ids must lie in \[0, "):
+        bits_per_byte(1.0, [0, len(lengths)], lengths)
+    with pytest.raises(ValueError, match="target_ids"):
+        bits_per_byte(1.0, [-1], lengths)
+    table = compression_table({"base": tok, "ours": tok}, {"a": PROBES["news"]}, "base")
+    with pytest.raises(ValueError, match="ours 'youtu' must be one of the table's tokenizers: base, ours"):
+        nanochat_table(table, "youtu", "base")
+    with pytest.raises(ValueError, match="baseline 'llama3'"):
+        nanochat_table(table, "ours")

@@ -164,3 +164,38 @@ def test_latent_attention_fused_and_matmul_paths_agree(t):
     p = torch.softmax(qq[0, 0] @ kv[0].T, dim=-1) if t == 1 else None
     if p is not None:
         assert torch.allclose(fused[0, 0], p @ kv[0, :, :r], atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("other", "field"),
+    [
+        ({"num_hidden_layers": 3}, "num_hidden_layers"),      # was IndexError / silently unused layers
+        ({"num_hidden_layers": 1}, "num_hidden_layers"),
+        ({"kv_lora_rank": 16}, "kv_lora_rank"),               # was a torch expand RuntimeError
+        ({"qk_rope_head_dim": 4}, "qk_rope_head_dim"),
+        ({"attn_impl": "naive", "v_head_dim": 6}, "v_head_dim"),
+        ({"attn_impl": "naive", "qk_nope_head_dim": 6}, "qk_head_dim"),
+        ({"attn_kind": "gqa", "num_key_value_heads": 2, "head_dim": 12}, "KVCache"),
+    ],
+)
+def test_cache_of_another_model_is_rejected_up_front(other, field):
+    model = CausalLM(tiny_mla(attn_impl=other.get("attn_impl", "absorbed"))).eval()
+    foreign = CausalLM(tiny_mla(**other)).init_cache(1, 8)
+    with pytest.raises(ValueError, match=field):
+        model(torch.zeros(1, 2, dtype=torch.long), cache=foreign)
+    assert foreign.length == 0
+
+
+def test_cache_widths_dtype_checked_for_naive_and_baselines():
+    naive = CausalLM(tiny_mla(attn_impl="naive")).eval()
+    other_heads = CausalLM(tiny_mla(attn_impl="naive", num_attention_heads=2, num_key_value_heads=2)).init_cache(1, 8)
+    with pytest.raises(ValueError, match="num_attention_heads"):
+        naive(torch.zeros(1, 2, dtype=torch.long), cache=other_heads)
+    gqa = CausalLM(tiny_gqa("gqa")).eval()
+    for foreign in (CausalLM(tiny_gqa("mqa")).init_cache(1, 8), CausalLM(tiny_gqa("gqa", head_dim=6)).init_cache(1, 8)):
+        with pytest.raises(ValueError, match="num_key_value_heads|head_dim"):
+            gqa(torch.zeros(1, 2, dtype=torch.long), cache=foreign)
+    with pytest.raises(ValueError, match="dtype"):
+        naive(torch.zeros(1, 2, dtype=torch.long), cache=naive.init_cache(1, 8, dtype=torch.bfloat16))
+    same = CausalLM(tiny_mla(attn_impl="naive")).init_cache(1, 8)  # an equal config's cache is fine
+    assert naive(torch.zeros(1, 2, dtype=torch.long), cache=same).shape == (1, 2, 97) and same.length == 2

@@ -118,3 +118,100 @@ def test_decode_timing_helpers_leave_context_fixed():
     assert set(secs) == {"a", "b"} and all(s > 0 for s in secs.values())
     with pytest.raises(ValueError, match="repeats"):
         decode_step_seconds(model, 4, repeats=0)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        torch.tensor([[0, 97]]),                   # == vocab_size
+        torch.tensor([[3, -1]]),                   # negative
+        torch.tensor([1, 2, 3]),                   # 1-D
+        torch.zeros(1, 2, 3, dtype=torch.long),    # 3-D
+        torch.tensor([[1.0, 2.0]]),                # float
+        torch.tensor([[True, False]]),             # bool
+    ],
+)
+def test_bad_input_ids_raise_naming_input_ids(ids):
+    model = _model()
+    with pytest.raises(ValueError, match=r"input_ids.*\[0, vocab_size=97\)"):
+        model(ids)
+    cache = model.init_cache(1, 8)
+    with pytest.raises(ValueError, match="input_ids"):
+        model(ids, cache=cache)
+    assert cache.length == 0
+    assert model(torch.tensor([[0, 96]], dtype=torch.int32)).shape == (1, 2, 97)  # edges and int32 are fine
+
+
+def test_replace_rederives_init_std_unless_given():
+    from ylm.config import small_mla
+
+    wide = small_mla().replace(hidden_size=2048)
+    fresh = small_mla(hidden_size=2048)
+    assert wide.initializer_range == pytest.approx(2 / (5 * 2048) ** 0.5)
+    assert wide.initializer_range == fresh.initializer_range
+    assert wide.embedding_initializer_range == fresh.embedding_initializer_range == 2 * fresh.initializer_range
+    assert wide == fresh
+    pinned = small_mla(initializer_range=0.01)
+    assert pinned.replace(hidden_size=2048).initializer_range == 0.01  # explicit values survive
+    assert pinned.replace(hidden_size=2048).embedding_initializer_range == 0.02  # still derived from it
+    both = small_mla(initializer_range=0.01, embedding_initializer_range=0.5).replace(hidden_size=1024)
+    assert (both.initializer_range, both.embedding_initializer_range) == (0.01, 0.5)
+    changed = small_mla().replace(hidden_size=1024, initializer_range=0.03)
+    assert (changed.initializer_range, changed.embedding_initializer_range) == (0.03, 0.06)
+    assert small_mla().replace(attn_impl="naive").initializer_range == small_mla().initializer_range
+
+
+YARN_OK = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"rope_interleave": "false"}, "rope_interleave"),
+        ({"rope_interleave": 0}, "rope_interleave"),
+        ({"tie_word_embeddings": "no"}, "tie_word_embeddings"),
+        ({"attention_bias": None}, "attention_bias"),
+        ({"rope_theta": True}, "rope_theta"),
+        ({"rope_theta": "10000"}, "rope_theta"),
+        ({"rms_norm_eps": False}, "rms_norm_eps"),
+        ({"initializer_range": "0.02"}, "initializer_range"),
+        ({"embedding_initializer_range": -0.1}, "embedding_initializer_range"),
+        ({"bos_token_id": 1.0}, "bos_token_id"),
+        ({"eos_token_id": [2, "3"]}, "eos_token_id"),
+        ({"rope_scaling": {"rope_type": "default", "foo": 1}}, "foo"),
+        ({"rope_scaling": {"rope_type": "default", "factor": 2.0}}, "factor"),
+        ({"rope_scaling": {**YARN_OK, "mscale": "1.0"}}, "mscale"),
+        ({"rope_scaling": {**YARN_OK, "beta_fast": True}}, "beta_fast"),
+        ({"rope_scaling": {**YARN_OK, "factor": True}}, "factor"),
+        ({"rope_scaling": {**YARN_OK, "truncate": "yes"}}, "truncate"),
+        ({"rope_scaling": {**YARN_OK, "original_max_position_embeddings": 64.5}}, "original_max_position_embeddings"),
+        ({"rope_scaling": {**YARN_OK, "low_freq_factor": 1.0}}, "low_freq_factor"),
+        ({"rope_scaling": {**YARN_OK, "rope_theta": 5.0}}, "rope_theta"),
+        ({"rope_scaling": {**YARN_OK, "type": "default"}}, "type"),
+    ],
+)
+def test_config_field_types_are_checked(overrides, field):
+    with pytest.raises(ValueError, match=field):
+        tiny_mla(**overrides)
+    with pytest.raises(ValueError, match=field):
+        tiny_mla().replace(**overrides)
+
+
+def test_real_config_shapes_still_load():
+    # Every key transformers' YaRN validator knows, plus the real Youtu-LLM-2B legacy block (paper_facts §1.1).
+    full = {**YARN_OK, "beta_fast": 32, "beta_slow": 1, "mscale": 1.0, "mscale_all_dim": 0.8,
+            "attention_factor": 1.2, "truncate": False, "rope_theta": 10000.0}
+    assert tiny_mla(rope_scaling=full).rope_scaling == full
+    assert tiny_mla(rope_scaling={"rope_type": "default", "rope_theta": 10000.0}).rope_interleave is True
+    youtu_json = {"model_type": "youtu_llm", "vocab_size": 128256, "hidden_size": 2048, "intermediate_size": 6144,
+                  "num_hidden_layers": 32, "num_attention_heads": 16, "num_key_value_heads": 16,
+                  "q_lora_rank": 1536, "kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64,
+                  "v_head_dim": 128, "max_position_embeddings": 131072, "tie_word_embeddings": True,
+                  "rope_theta": 1600000, "rope_scaling": {"type": "yarn", "factor": 1.0, "mscale_all_dim": 0},
+                  "rope_interleave": True, "hidden_act": "silu", "rms_norm_eps": 1e-6, "attention_bias": False,
+                  "bos_token_id": 128000, "eos_token_id": 128001, "torch_dtype": "bfloat16", "use_cache": True}
+    cfg = ModelConfig.from_hf(youtu_json)
+    assert cfg.rope_theta == 1_600_000 and cfg.rope_scaling == {"rope_type": "yarn", "factor": 1.0,
+                                                                 "mscale_all_dim": 0}
+    assert cfg.initializer_range == pytest.approx(0.01976, abs=1e-5)
+    assert ModelConfig.from_hf(cfg.to_hf()) == cfg

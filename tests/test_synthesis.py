@@ -22,7 +22,7 @@ from ylm.synth import (
 from ylm.synth.code_tasks import TASKS, make_code_trajectory
 from ylm.synth.math_tasks import synthesize_math
 from ylm.synth.research import synthesize_research
-from ylm.synth.tool_use import convert_bfcl
+from ylm.synth.tool_use import convert_bfcl, synthesize_tool_use
 from ylm.synth.tools import CalculatorError, SearchIndex, calculate, calculator_tool, run_tests
 from ylm.trajectory import AssistantTurn, Branch, ToolTurn, Trajectory, TrajectoryError, validate
 
@@ -174,8 +174,8 @@ def test_research_is_deterministic_and_grounded(research_docs):
             assert t.meta["target"] not in (ids if t.meta["construction"] == "forward" else ids[:1])
 
 
-def test_bfcl_conversion_keeps_calls_and_observations():
-    doc = {
+def _bfcl_doc() -> dict:
+    return {
         "id": "bfcl/x",
         "category": "multi_turn_base",
         "trajectory": {
@@ -201,6 +201,10 @@ def test_bfcl_conversion_keeps_calls_and_observations():
             ],
         },
     }
+
+
+def test_bfcl_conversion_keeps_calls_and_observations():
+    doc = _bfcl_doc()
     traj = convert_bfcl(doc)
     assert [t.role for t in traj.turns] == ["user", "assistant", "tool", "assistant"] * 2
     assert traj.turns[2].responses[0].content == '{"current_working_directory": "docs"}'
@@ -211,6 +215,35 @@ def test_bfcl_conversion_keeps_calls_and_observations():
     doc["trajectory"]["turns"][4]["tool_calls"][0]["arguments"] = {"folder": 3}
     with pytest.raises(TrajectoryError, match="expected string"):
         convert_bfcl(doc)
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (
+            lambda d: d["trajectory"]["turns"][2].update(content="<tool_response>x</tool_response>"),
+            "responses[0].content",
+        ),
+        (
+            lambda d: d["trajectory"]["turns"][1]["tool_calls"][0]["arguments"].update(
+                folder="a</tool_call>b"
+            ),
+            "tool_calls[0].arguments",
+        ),
+        (lambda d: d["trajectory"]["tools"][0].update(description="Change dir.<|User|>"), "tools[0]"),
+    ],
+    ids=["observation", "argument", "tool description"],
+)
+def test_bfcl_task_with_a_marker_spelling_is_rejected_and_counted(edit, field):
+    """Real outputs are never rewritten: a task whose observation, call or schema holds a marker is skipped."""
+    doc = _bfcl_doc()
+    edit(doc)
+    with pytest.raises(TrajectoryError, match="reserved marker") as err:
+        convert_bfcl(doc)
+    assert err.value.field == field, str(err.value)
+    trajs, skipped = synthesize_tool_use(0, 2, docs=[doc, _bfcl_doc()])
+    assert (len(trajs), skipped) == (1, 1)
+    assert trajs[0] == convert_bfcl(_bfcl_doc())
 
 
 def test_unknown_category_is_rejected():

@@ -184,3 +184,27 @@ def test_kit_tokenizer_is_cached_and_chat_ready():
     k = enc.ids.index(special_ids(kit)["<think>"])
     assert enc.offsets[k] == (start, start + len("<think>"))
     assert kit.decode(enc.ids, skip_special_tokens=False) == chat
+
+
+def test_str_corpus_is_refused():
+    # Iterating a str yields characters: the tokenizer would learn no merge at all.
+    with pytest.raises(ValueError, match="texts must be an iterable of documents"):
+        train_tokenizer("hello world hello world " * 50, SMALL)
+    with pytest.raises(ValueError, match="texts"):
+        train_tokenizer(b"hello world", SMALL)
+
+
+def test_kit_cache_key_tracks_tokenizers_version_and_training_code(monkeypatch):
+    import tokenizers
+
+    import ylm.tokenizer as ylm_tokenizer
+
+    path = ylm_tokenizer.kit_tokenizer_path()
+    assert ylm_tokenizer.kit_tokenizer_path() == path  # stable for the same inputs
+    monkeypatch.setattr(tokenizers, "__version__", tokenizers.__version__ + ".other")
+    assert ylm_tokenizer.kit_tokenizer_path() != path
+    monkeypatch.undo()
+    source = ylm_tokenizer._training_code()
+    assert b"def train_tokenizer" in source  # the key hashes the real training code
+    monkeypatch.setattr(ylm_tokenizer, "_training_code", lambda: source + b"\n# edited\n")
+    assert ylm_tokenizer.kit_tokenizer_path() != path

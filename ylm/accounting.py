@@ -9,6 +9,7 @@ Bytes per token = elements * layers * bytes per element; a cache of T tokens hol
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -19,8 +20,10 @@ DTYPE_BYTES = {torch.float32: 4, torch.float64: 8, torch.bfloat16: 2, torch.floa
 
 
 def _bytes(dtype: torch.dtype | int) -> int:
-    if isinstance(dtype, int):
-        return dtype
+    if isinstance(dtype, numbers.Integral) and not isinstance(dtype, bool):
+        if dtype <= 0:
+            raise ValueError(f"dtype={dtype}: a byte count per element must be a positive integer")
+        return int(dtype)
     if dtype not in DTYPE_BYTES:
         raise ValueError(f"dtype={dtype}: allowed values are {list(DTYPE_BYTES)} or a byte count")
     return DTYPE_BYTES[dtype]
@@ -74,6 +77,10 @@ def kv_bytes_per_token(c: ModelConfig, dtype: torch.dtype | int = torch.bfloat16
 
 def kv_cache_bytes(c: ModelConfig, tokens: int, batch: int = 1, dtype: torch.dtype | int = torch.bfloat16,
                    impl: str | None = None) -> int:
+    """Cache bytes of ``batch`` sequences of ``tokens`` tokens each."""
+    for name, value, low in (("tokens", tokens, 0), ("batch", batch, 1)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise ValueError(f"{name}={value!r}: must be an integer >= {low}")
     return kv_bytes_per_token(c, dtype, impl) * tokens * batch
 
 

@@ -105,19 +105,30 @@ def filter_vocab(
     it is one non-ASCII character or a piece of one (the paper's "basic multilingual coverage": whole CJK
     characters, accented letters, emoji, but no multi-character words); (2) its text is a single piece
     under the new pre-tokenizer (so '123' or ' 1' die under single-digit splitting); (3) both halves of its
-    merge survived (otherwise encoding could never reach it). At most ``max_size`` entries are kept, the
-    most frequent (lowest rank) first. Returns the new vocabulary and counts of why entries were dropped.
+    merge survived (otherwise encoding could never reach it). At most ``max_size`` entries (>= 256, the
+    byte alphabet) are kept, the most frequent (lowest rank) first. Returns the new vocabulary and counts of
+    why merges were dropped (per merge: a token kept through another of its merges may still count here).
+
+    A base may hold *several* merges per token: o200k and Qwen3 have one, but Llama 3's HF file lists every
+    split (a, b) of a token whose halves are both tokens (280,147 merges for 128,000 tokens). Each token is
+    added once, at its first surviving merge; every later merge that spells an already kept token from two
+    kept halves is kept too, in rank order, because encoding may reach the token only through that path.
+    So ``len(merges)`` can exceed ``len(tokens) - 256``.
     """
+    if max_size is not None and max_size < 256:
+        raise ValueError(f"max_size must be >= 256 (the byte alphabet) or None, got {max_size}")
     pre = make_pre_tokenizer(preset, digits)
     out = byte_vocab()
     kept = set(out.tokens)
     dropped = Counter()
     for a, b in base.merges:
+        new = a + b
+        if new in kept:  # another merge path to a kept token: keep it when both halves exist
+            if a in kept and b in kept:
+                out.merges.append((a, b))
+            continue
         if max_size is not None and len(out.tokens) >= max_size:
             dropped["over max_size"] += 1
-            continue
-        new = a + b
-        if new in kept:
             continue
         raw = token_bytes(new)
         if ascii_only and max(raw) >= 128 and not (single_chars and _within_one_char(raw)):
@@ -248,19 +259,24 @@ def extend_tokenizer(base: BPEVocab, texts: Iterable[str], config: TokenizerConf
 
 def top_up(vocab: BPEVocab, source: BPEVocab, size: int) -> tuple[BPEVocab, int]:
     """Append ``source``'s merges in rank order (skipping tokens already present, and merges whose halves
-    are absent) until ``vocab`` has ``size`` entries. Returns the new vocabulary and how many were added."""
+    are absent) until ``vocab`` has ``size`` entries. Returns the new vocabulary and how many were added.
+
+    Further ``source`` merges that spell a token added here (another split of it) are kept too, as in
+    ``filter_vocab``."""
     tokens, merges = list(vocab.tokens), list(vocab.merges)
     present = set(tokens)
-    added = 0
+    added_here: set[str] = set()
     for a, b in source.merges:
-        if len(tokens) >= size:
-            break
-        if a + b not in present and a in present and b in present:
+        if a not in present or b not in present:
+            continue
+        if a + b in added_here:
+            merges.append((a, b))
+        elif a + b not in present and len(tokens) < size:
             tokens.append(a + b)
             merges.append((a, b))
             present.add(a + b)
-            added += 1
-    return BPEVocab(tokens, merges), added
+            added_here.add(a + b)
+    return BPEVocab(tokens, merges), len(added_here)
 
 
 def youtu_staged(
@@ -270,13 +286,22 @@ def youtu_staged(
     base_size: int = 100_000,
 ) -> tuple[Tokenizer, dict[str, object]]:
     """The paper's construction: ASCII (+ single-character) subset of ``source`` (o200k) valid under the new
-    pre-tokenization, cut to its ``base_size`` most frequent entries; then merges learned on each text
-    stage in turn (e.g. STEM+code); then, if a small corpus runs out of pairs seen ``min_frequency`` times
-    before ``config.bpe_size``, the next valid ``source`` entries fill the remaining slots.
+    pre-tokenization, cut to its ``base_size`` most frequent entries (256 <= base_size <= config.bpe_size,
+    as the 256 bytes must stay); then merges learned on each text stage in turn (e.g. STEM+code); then, if a
+    small corpus runs out of pairs seen ``min_frequency`` times before ``config.bpe_size``, the next valid
+    ``source`` entries fill the remaining slots.
     """
     config.validate()
+    if not 256 <= base_size <= config.bpe_size:
+        raise ValueError(
+            f"base_size must be in [256, config.bpe_size = {config.bpe_size}] (at least the byte alphabet), "
+            f"got {base_size}"
+        )
+    stage_texts = _stage_list(stage_texts, "stage_texts")
     pool, dropped = filter_vocab(source, config.preset, config.digits, ascii_only=True)
-    base = BPEVocab(pool.tokens[:base_size], pool.merges[: max(0, base_size - 256)])
+    base_tokens = pool.tokens[:base_size]
+    in_base = set(base_tokens)  # a merge's halves come before its token, so they are in the base too
+    base = BPEVocab(base_tokens, [m for m in pool.merges if m[0] + m[1] in in_base])
     report: dict[str, object] = {"valid_in_source": len(pool), "dropped": dropped, "base": len(base)}
     vocab = base
     for k, texts in enumerate(stage_texts):
@@ -290,6 +315,18 @@ def youtu_staged(
     return assemble(vocab.to_model(), config), report
 
 
+def _stage_list(stages: list, field: str) -> list:
+    """Refuse the easy slip of passing one corpus (a str or a list of str) where a list of stages is due."""
+    if not isinstance(stages, str | bytes):
+        stages = list(stages)
+    if isinstance(stages, str | bytes) or any(isinstance(s, str | bytes) for s in stages):
+        raise ValueError(
+            f"{field} must be a list with one entry per stage (each a list of documents), got a str "
+            f"{'' if isinstance(stages, str | bytes) else 'entry '}instead; wrap a single corpus as [texts]"
+        )
+    return stages
+
+
 def train_staged(
     stages: list[tuple[Iterable[str], int]], config: TokenizerConfig, base: BPEVocab | None = None
 ) -> tuple[Tokenizer, list[int]]:
@@ -301,9 +338,10 @@ def train_staged(
     config.validate()
     vocab = base or byte_vocab()
     reached = []
-    for texts, size in stages:
+    for k, (texts, size) in enumerate(stages):
         if size > config.bpe_size:
             raise ValueError(f"stage size {size} exceeds config.bpe_size {config.bpe_size}")
+        texts = _non_empty(texts, f"stages[{k}] texts")
         vocab = learn_merges(vocab, texts, size, config.preset, config.digits, config.min_frequency)
         reached.append(len(vocab))
     return assemble(vocab.to_model(), config), reached

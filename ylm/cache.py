@@ -34,6 +34,10 @@ class LatentCache:
         self.kv[:, start:end, self.rank:] = k_rope
         return self.kv[:, :end]
 
+    def widths(self) -> tuple[int, ...]:
+        """(r, d_rope): the per-token widths this buffer was made for."""
+        return (self.rank, self.kv.shape[-1] - self.rank)
+
     def tensors(self) -> list[torch.Tensor]:
         return [self.kv]
 
@@ -58,6 +62,10 @@ class KVCache:
         self.v[:, :, start:end] = v
         return self.k[:, :, :end], self.v[:, :, :end]
 
+    def widths(self) -> tuple[int, ...]:
+        """(H_kv, d_k, d_v): the head count and widths these buffers were made for."""
+        return (self.k.shape[1], self.k.shape[-1], self.v.shape[-1])
+
     def tensors(self) -> list[torch.Tensor]:
         return [self.k, self.v]
 
@@ -80,6 +88,29 @@ class Cache:
         if self.length + new_tokens > self.max_len:
             raise ValueError(f"cache holds {self.length} tokens; {new_tokens} more exceed max_len={self.max_len}")
 
+    def check_matches(self, config: ModelConfig, dtype: torch.dtype, device: torch.device) -> None:
+        """Raise ValueError unless every layer has the layout, widths, dtype and device ``config`` needs.
+
+        Checked up front because a foreign cache otherwise fails deep in torch (IndexError, expand errors).
+        """
+        if len(self.layers) != config.num_hidden_layers:
+            raise ValueError(f"cache has {len(self.layers)} layers: this model has "
+                             f"num_hidden_layers={config.num_hidden_layers}; make the cache with model.init_cache")
+        kind, names, want = layer_layout(config)
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, kind):
+                raise ValueError(f"cache layer {i} is a {type(layer).__name__}: attn_kind={config.attn_kind!r}, "
+                                 f"attn_impl={config.attn_impl!r} needs a {kind.__name__}; make the cache after "
+                                 "switching attn_impl")
+            got = layer.widths()
+            if got != want:
+                raise ValueError(f"cache layer {i} has {dict(zip(names, got, strict=True))}: this model needs "
+                                 f"{dict(zip(names, want, strict=True))}")
+            for t in layer.tensors():
+                if t.dtype != dtype or t.device != device:
+                    raise ValueError(f"cache layer {i} has dtype={t.dtype}, device={t.device}: this model needs "
+                                     f"dtype={dtype}, device={device}; make the cache with model.init_cache")
+
     def nbytes(self) -> int:
         """Bytes of the ``length`` tokens held (all layers, whole batch), read off the filled buffer views."""
         return sum(t.numel() * t.element_size() for layer in self.layers for t in layer.filled(self.length))
@@ -92,16 +123,22 @@ class Cache:
         self.length = 0
 
 
+def layer_layout(config: ModelConfig) -> tuple[type[LatentCache] | type[KVCache], tuple[str, ...], tuple[int, ...]]:
+    """Which cache class one layer of ``config`` needs, and its ``widths()`` (names, values) for messages."""
+    if config.attn_kind == "mla":
+        if config.attn_impl == "absorbed":
+            return LatentCache, ("kv_lora_rank", "qk_rope_head_dim"), (config.kv_lora_rank, config.qk_rope_head_dim)
+        return (KVCache, ("num_attention_heads", "qk_head_dim", "v_head_dim"),
+                (config.num_attention_heads, config.qk_head_dim, config.v_head_dim))
+    hd = config.baseline_head_dim
+    return KVCache, ("num_key_value_heads", "head_dim (K)", "head_dim (V)"), (config.num_key_value_heads, hd, hd)
+
+
 def layer_cache(config: ModelConfig, batch: int, max_len: int, dtype: torch.dtype,
                 device: torch.device | str) -> LatentCache | KVCache:
     """The cache one attention layer of ``config`` needs (its layout depends on attn_kind/attn_impl)."""
-    if config.attn_kind == "mla":
-        if config.attn_impl == "absorbed":
-            return LatentCache(batch, max_len, config.kv_lora_rank, config.qk_rope_head_dim, dtype, device)
-        return KVCache(batch, max_len, config.num_attention_heads, config.qk_head_dim, config.v_head_dim,
-                       dtype, device)
-    hd = config.baseline_head_dim
-    return KVCache(batch, max_len, config.num_key_value_heads, hd, hd, dtype, device)
+    kind, _, widths = layer_layout(config)
+    return kind(batch, max_len, *widths, dtype, device)
 
 
 def init_cache(config: ModelConfig, batch_size: int, max_len: int, dtype: torch.dtype = torch.float32,

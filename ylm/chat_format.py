@@ -294,6 +294,9 @@ def parse_completion(text: str, tools: list[dict[str, Any]] | None = None) -> li
     ``ToolCallParseError`` for a malformed call or, when ``tools`` is given, an invalid one."""
     calls = parse_assistant_body(text).tool_calls
     if tools is not None:
+        for k, t in enumerate(tools):
+            if not isinstance(t, dict) or not isinstance(t.get("name"), str):
+                raise ToolCallParseError(f"tools[{k}].name: every tool needs a string 'name' (a JSON schema)")
         by_name = {t["name"]: t for t in tools}
         for k, call in enumerate(calls):
             if call.name not in by_name:
@@ -330,6 +333,8 @@ def _parse_tools(block: str) -> list[dict[str, Any]]:
     tools = []
     for raw in re.findall(r"\n```json\n(.*?)\n```", block[len(TOOLS_HEAD) : -len(TOOLS_TAIL)], flags=re.S):
         entry = json.loads(raw)
+        if not isinstance(entry, dict):
+            raise ValueError(f"tool block entry must be a JSON object, got {type(entry).__name__}")
         tools.append(entry["function"] if entry.get("type") == "function" else entry)
     return tools
 
@@ -411,6 +416,18 @@ def to_openai_messages(traj: Trajectory) -> dict[str, Any]:
     return {"messages": messages, "tools": [wrap_tool(t) for t in traj.tools]}
 
 
+def _openai_call(c: Any, j: int, k: int, turn: int) -> ToolCall:
+    """One OpenAI ``tool_calls`` entry ``{"id", "type", "function": {"name", "arguments"}}`` of message k."""
+    fn = c.get("function") if isinstance(c, dict) else None
+    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+        raise TrajectoryError(
+            turn,
+            f"tool_calls[{j}].function",
+            f"message {k}: an OpenAI tool call needs a 'function' object with a string 'name'",
+        )
+    return ToolCall(fn["name"], parse_arguments(fn.get("arguments", {}), turn, f"tool_calls[{j}].arguments"))
+
+
 def from_openai_messages(
     messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
 ) -> Trajectory:
@@ -418,7 +435,8 @@ def from_openai_messages(
 
     Consecutive tool messages form one tool turn. A tool message's tool name is its ``name`` or, as in the
     OpenAI API, the name of the call its ``tool_call_id`` answers; when every response has an id they are put
-    in call order. An id that answers no call of the previous assistant message is a ``ValueError``."""
+    in call order. An id that answers no call of the previous assistant message is a ``ValueError``; a tool
+    call without a ``function`` object (or its ``name``) is a ``TrajectoryError``."""
     system, turns = "", []
     calls: list[ToolCall] = []  # the latest assistant message's calls and their ids
     call_ids: list[str | None] = []
@@ -432,6 +450,8 @@ def from_openai_messages(
             group.clear()
 
     for k, msg in enumerate(messages):
+        if not isinstance(msg, dict):
+            raise ValueError(f"message {k}: must be an object with a 'role', got {type(msg).__name__}")
         role = msg.get("role")
         if role != "tool":
             flush()
@@ -441,15 +461,9 @@ def from_openai_messages(
             turns.append(UserTurn(msg.get("content") or ""))
         elif role == "assistant":
             raw = msg.get("tool_calls") or []
-            calls = [
-                ToolCall(
-                    c["function"]["name"],
-                    parse_arguments(
-                        c["function"].get("arguments", {}), len(turns), f"tool_calls[{j}].arguments"
-                    ),
-                )
-                for j, c in enumerate(raw)
-            ]
+            if not isinstance(raw, list):
+                raise TrajectoryError(len(turns), "tool_calls", f"message {k}: must be a list of tool calls")
+            calls = [_openai_call(c, j, k, len(turns)) for j, c in enumerate(raw)]
             call_ids = [c.get("id") for c in raw]
             thinking = msg.get("reasoning_content")
             phases = split_phases(thinking) if thinking is not None else None

@@ -142,6 +142,8 @@ def count_tokens(tok: Tokenizer, texts: str | Sequence[str]) -> Compression:
 
 def relative_diff(baseline_tokens: int, tokens: int) -> float:
     """nanochat's relative difference in %: positive when ``tokens`` is smaller than the baseline's."""
+    if baseline_tokens <= 0:
+        raise ValueError(f"baseline_tokens must be > 0 (the baseline's token count), got {baseline_tokens}")
     return (baseline_tokens - tokens) / baseline_tokens * 100.0
 
 
@@ -180,6 +182,10 @@ def nanochat_table(table, ours: str, baseline: str = "llama3"):
     """
     import pandas as pd
 
+    names = list(dict.fromkeys(table["tokenizer"]))
+    for field, name in (("ours", ours), ("baseline", baseline)):
+        if name not in names:
+            raise ValueError(f"{field} {name!r} must be one of the table's tokenizers: {', '.join(names)}")
     rows = []
     for label, group in table.groupby("text", sort=False):
         b = group[group.tokenizer == baseline].iloc[0]
@@ -234,7 +240,13 @@ def bits_per_byte(loss_sum_nats, target_ids, byte_lengths) -> float:
     import torch
 
     ids = torch.as_tensor(target_ids, dtype=torch.long).reshape(-1)
-    n_bytes = int(torch.as_tensor(byte_lengths, dtype=torch.long)[ids].sum())
+    lengths = torch.as_tensor(byte_lengths, dtype=torch.long)
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= len(lengths)):
+        raise ValueError(
+            f"target_ids must lie in [0, {len(lengths) - 1}] (the byte_lengths table of {len(lengths)} ids), "
+            f"got ids from {int(ids.min())} to {int(ids.max())}"
+        )
+    n_bytes = int(lengths[ids].sum())
     if n_bytes == 0:
         raise ValueError("target_ids cover 0 bytes (only special tokens?): bits per byte is undefined")
     return float(loss_sum_nats) / (math.log(2) * n_bytes)

@@ -15,6 +15,7 @@ The MLA shapes, per layer (H heads, d_nope + d_rope = d_qk, latent rank r):
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,14 @@ YARN_KEYS: tuple[str, ...] = (
     "factor", "original_max_position_embeddings", "beta_fast", "beta_slow",
     "mscale", "mscale_all_dim", "attention_factor", "truncate",
 )
+# Keys a rope_scaling block may carry, per rope_type: transformers' validators ("type" is the legacy name).
+ROPE_SCALING_KEYS: dict[str, tuple[str, ...]] = {
+    "default": ("rope_type", "type", "rope_theta"),
+    "yarn": ("rope_type", "type", "rope_theta", *YARN_KEYS),
+}
+BOOL_FIELDS: tuple[str, ...] = ("rope_interleave", "attention_bias", "tie_word_embeddings")
+# Derived when left None (as YoutuConfig does); ``replace`` recomputes them unless given explicitly.
+DERIVED_INIT_FIELDS: tuple[str, ...] = ("initializer_range", "embedding_initializer_range")
 
 
 @dataclass
@@ -67,10 +76,14 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         self.validate()
+        derived = [name for name in DERIVED_INIT_FIELDS if getattr(self, name) is None]
         if self.initializer_range is None:
             self.initializer_range = 2.0 / (5.0 * self.hidden_size) ** 0.5
         if self.embedding_initializer_range is None:
             self.embedding_initializer_range = 2.0 * self.initializer_range
+        # Which init stds were derived (and their values), so ``replace`` can derive them again. A plain
+        # attribute, not a field: it stays out of fields()/to_hf/eq/repr.
+        self._derived: dict[str, float] = {name: getattr(self, name) for name in derived}
 
     # ---- derived sizes -------------------------------------------------------------------------
     @property
@@ -98,15 +111,32 @@ class ModelConfig:
             raise ValueError(f"attn_impl={self.attn_impl!r}: allowed values are {ATTN_IMPLS}")
         if self.hidden_act != "silu":
             raise ValueError(f"hidden_act={self.hidden_act!r}: allowed values are ('silu',)")
-        if not (isinstance(self.rope_theta, int | float) and self.rope_theta > 0):
-            raise ValueError(f"rope_theta={self.rope_theta!r}: must be a positive number")
-        if not (isinstance(self.rms_norm_eps, int | float) and self.rms_norm_eps > 0):
-            raise ValueError(f"rms_norm_eps={self.rms_norm_eps!r}: must be a positive number")
+        for name in BOOL_FIELDS:
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}={getattr(self, name)!r}: allowed values are True or False")
+        for name in ("rope_theta", "rms_norm_eps"):
+            if not (_is_number(getattr(self, name)) and getattr(self, name) > 0):
+                raise ValueError(f"{name}={getattr(self, name)!r}: must be a positive number (not a bool)")
+        for name in DERIVED_INIT_FIELDS:
+            value = getattr(self, name)
+            if value is not None and not (_is_number(value) and value >= 0):
+                raise ValueError(f"{name}={value!r}: must be None (derived from hidden_size) or a number >= 0")
+        self._validate_token_ids()
+        if not isinstance(self.extra_hf, dict):
+            raise ValueError(f"extra_hf={self.extra_hf!r}: must be a dict")
         if self.attn_kind == "mla":
             self._validate_mla()
         else:
             self._validate_baseline()
         self._validate_rope_scaling()
+
+    def _validate_token_ids(self) -> None:
+        for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+            value = getattr(self, name)
+            ids = value if name == "eos_token_id" and isinstance(value, list) else [value]
+            if not all(i is None or (isinstance(i, int) and not isinstance(i, bool)) for i in ids):
+                allowed = "None, an integer or a list of integers" if name == "eos_token_id" else "None or an integer"
+                raise ValueError(f"{name}={value!r}: must be {allowed}")
 
     def _validate_mla(self) -> None:
         if self.q_lora_rank is not None:
@@ -145,19 +175,47 @@ class ModelConfig:
         if not isinstance(rs, dict):
             raise ValueError(f"rope_scaling={rs!r}: must be None or a dict")
         rope_type = rs.get("rope_type", rs.get("type", "default"))
+        if "type" in rs and rs["type"] != rope_type:
+            raise ValueError(f"rope_scaling['type']={rs['type']!r}: must equal rope_scaling['rope_type']={rope_type!r}")
         if rope_type not in ROPE_TYPES:
             raise ValueError(f"rope_scaling['rope_type']={rope_type!r}: allowed values are {ROPE_TYPES}")
+        allowed = ROPE_SCALING_KEYS[rope_type]
+        unknown = set(rs) - set(allowed)
+        if unknown:
+            raise ValueError(f"rope_scaling keys {sorted(unknown)}: allowed keys for rope_type={rope_type!r} "
+                             f"are {allowed}")
+        # RoPE runs with the rope_theta field; a different copy here would be silently ignored (and to_hf
+        # would export it instead).
+        if "rope_theta" in rs and rs["rope_theta"] != self.rope_theta:
+            raise ValueError(f"rope_scaling['rope_theta']={rs['rope_theta']!r}: must equal "
+                             f"rope_theta={self.rope_theta!r} or be left out")
         if rope_type == "yarn":
-            factor = rs.get("factor")
-            if not (isinstance(factor, int | float) and factor >= 1):
-                raise ValueError(f"rope_scaling['factor']={factor!r}: YaRN needs a number >= 1")
-            unknown = set(rs) - set(YARN_KEYS) - {"rope_type", "type", "rope_theta"}
-            if unknown:
-                raise ValueError(f"rope_scaling keys {sorted(unknown)}: allowed keys are {YARN_KEYS}")
+            self._validate_yarn(rs)
+
+    @staticmethod
+    def _validate_yarn(rs: dict[str, Any]) -> None:
+        factor = rs.get("factor")
+        if not (_is_number(factor) and factor >= 1):
+            raise ValueError(f"rope_scaling['factor']={factor!r}: YaRN needs a number >= 1")
+        original = rs.get("original_max_position_embeddings")
+        if original is not None:
+            _positive_int("rope_scaling['original_max_position_embeddings']", original, extra=" or None")
+        for key in ("beta_fast", "beta_slow", "mscale", "mscale_all_dim", "attention_factor"):
+            if rs.get(key) is not None and not _is_number(rs[key]):
+                raise ValueError(f"rope_scaling[{key!r}]={rs[key]!r}: must be a number or None")
+        if rs.get("truncate") is not None and not isinstance(rs["truncate"], bool):
+            raise ValueError(f"rope_scaling['truncate']={rs['truncate']!r}: allowed values are True, False or None")
 
     # ---- conveniences ----------------------------------------------------------------------------
     def replace(self, **changes: Any) -> ModelConfig:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        Init stds that were derived (left None) are derived again from the new sizes unless ``changes`` sets
+        them; a derived value overwritten by hand since counts as explicit and is kept.
+        """
+        for name, value in getattr(self, "_derived", {}).items():
+            if getattr(self, name) == value:
+                changes.setdefault(name, None)
         return dataclasses.replace(self, **changes)
 
     # ---- transformers interop --------------------------------------------------------------------
@@ -201,6 +259,11 @@ class ModelConfig:
         for k, v in self.extra_hf.items():
             out.setdefault(k, v)
         return out
+
+
+def _is_number(value: Any) -> bool:
+    """A real number; bool is an int subclass in Python but never a meaningful size or rate here."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _positive_int(name: str, value: Any, extra: str = "") -> None:

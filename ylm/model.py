@@ -70,9 +70,12 @@ class CausalLM(nn.Module):
     # ---- running ------------------------------------------------------------------------------
     def forward(self, input_ids: torch.Tensor, cache: Cache | None = None) -> torch.Tensor:
         """input_ids [B, T] -> logits [B, T, vocab]. With ``cache``, the tokens are appended after it."""
+        self._check_input_ids(input_ids)
         b, t = input_ids.shape
         start = 0
         if cache is not None:
+            p = self.model.embed_tokens.weight
+            cache.check_matches(self.config, p.dtype, p.device)
             cache.check_room(b, t)
             start = cache.length
         positions = torch.arange(start, start + t, device=input_ids.device)
@@ -84,8 +87,24 @@ class CausalLM(nn.Module):
             cache.length += t
         return self.lm_head(self.model.norm(x))
 
+    def _check_input_ids(self, input_ids: torch.Tensor) -> None:
+        """One ValueError for ids torch would otherwise reject deep inside (or silently misread on GPU)."""
+        vocab = self.config.vocab_size
+        rule = f"must be an integer tensor of shape [B, T] with values in [0, vocab_size={vocab})"
+        if not isinstance(input_ids, torch.Tensor):
+            raise ValueError(f"input_ids of type {type(input_ids).__name__}: {rule}")
+        dt = input_ids.dtype
+        if input_ids.dim() != 2 or dt.is_floating_point or dt.is_complex or dt == torch.bool:
+            raise ValueError(f"input_ids of shape {tuple(input_ids.shape)} and dtype {dt}: {rule}")
+        if input_ids.numel() and input_ids.device.type != "meta":
+            lo, hi = (int(v) for v in torch.aminmax(input_ids))  # one pass over B*T ids: cheap next to the model
+            if lo < 0 or hi >= vocab:
+                raise ValueError(f"input_ids range [{lo}, {hi}]: {rule}")
+
     def init_cache(self, batch_size: int, max_len: int, dtype: torch.dtype | None = None) -> Cache:
-        """Empty preallocated cache matching this model's attention kind/impl, dtype and device."""
+        """Empty preallocated cache matching this model's attention kind/impl, dtype and device.
+
+        ``forward`` accepts only a cache in the model's own dtype; another ``dtype`` is for sizing only."""
         p = self.model.embed_tokens.weight
         return init_cache(self.config, batch_size, max_len, dtype or p.dtype, p.device)
 

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import tokenizers
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from ylm.paths import CACHE_DIR
@@ -130,7 +132,13 @@ def special_tokens(slots: int) -> list[str]:
     return list(YOUTU_SPECIAL_TOKENS) + [f"<|reserved_special_token_{i}|>" for i in range(n_reserved)]
 
 
-def _non_empty(texts: Iterable[str]) -> list[str]:
+def _non_empty(texts: Iterable[str], field: str = "texts") -> list[str]:
+    """The non-empty documents of a corpus; a bare ``str`` is refused (iterating it would yield characters)."""
+    if isinstance(texts, str | bytes):
+        raise ValueError(
+            f"{field} must be an iterable of documents (e.g. a list of str), got a single {type(texts).__name__}; "
+            f"wrap one document as [text]"
+        )
     kept = [t for t in texts if t]
     if not kept:
         raise ValueError("texts is empty: training needs at least one non-empty text")
@@ -186,7 +194,10 @@ def save_tokenizer(tok: Tokenizer, path: str | Path) -> Path:
     """Write ``tokenizer.json`` (loadable by ``Tokenizer.from_file`` and ``PreTrainedTokenizerFast``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tok.to_str(pretty=False), encoding="utf-8")
+    # Write then rename: a reader running in parallel (tests, notebooks) never sees a half-written file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(tok.to_str(pretty=False), encoding="utf-8")
+    os.replace(tmp, path)
     return path
 
 
@@ -210,18 +221,34 @@ KIT_CONFIG = TokenizerConfig(vocab_size=8192, preset="youtu", special_slots=16, 
 KIT_DOMAINS: tuple[str, ...] = ("general", "stem", "code", "agent")
 
 
+def _training_code() -> bytes:
+    """Source of this file: the training code whose output the kit cache stores."""
+    return Path(__file__).read_bytes()
+
+
+def kit_tokenizer_path(config: TokenizerConfig = KIT_CONFIG) -> Path:
+    """Cache file of the kit tokenizer: keyed by the config, the ``tokenizers`` version, the training code
+    (this file's source) and the training files, so changing any of them trains a fresh file."""
+    from ylm.data import domain_path
+
+    digest = hashlib.sha256(json.dumps(config.__dict__, sort_keys=True).encode())
+    digest.update(f"tokenizers=={tokenizers.__version__}".encode())
+    digest.update(hashlib.sha256(_training_code()).digest())
+    for domain in KIT_DOMAINS:
+        digest.update(domain_path(domain, "train").read_bytes())
+    return CACHE_DIR / "kit_tokenizer" / f"{config.preset}-{config.vocab_size}-{digest.hexdigest()[:12]}.json"
+
+
 def kit_tokenizer(config: TokenizerConfig = KIT_CONFIG, refresh: bool = False) -> Tokenizer:
     """The kit's small Youtu-style tokenizer, trained on every committed train split, cached in .cache/.
 
-    The cache key hashes the config and the training files, so editing data_samples/ retrains it.
-    Training is deterministic, so two machines build byte-identical files.
+    The cache key (``kit_tokenizer_path``) hashes the config, the ``tokenizers`` version, this file's source
+    and the training files, so editing any of them retrains it. Training is deterministic, so two machines
+    with the same inputs build byte-identical files.
     """
-    from ylm.data import domain_path, load_texts
+    from ylm.data import load_texts
 
-    digest = hashlib.sha256(json.dumps(config.__dict__, sort_keys=True).encode())
-    for domain in KIT_DOMAINS:
-        digest.update(domain_path(domain, "train").read_bytes())
-    path = CACHE_DIR / "kit_tokenizer" / f"{config.preset}-{config.vocab_size}-{digest.hexdigest()[:12]}.json"
+    path = kit_tokenizer_path(config)
     if path.exists() and not refresh:
         return load_tokenizer(path)
     texts = [t for domain in KIT_DOMAINS for t in load_texts(domain, "train")]

@@ -18,7 +18,16 @@ Validation (``validate``) raises ``TrajectoryError`` (a ``ValueError``) naming t
 field: unknown tool, arguments that do not match the tool's schema (a JSON-schema subset: type, required,
 properties, enum, items), malformed JSON, a tool response with no call, a call never answered, empty
 required content. Tool arguments are strict: a key the schema does not list is an error unless the
-schema sets ``additionalProperties: true``.
+schema sets ``additionalProperties: true``. ``Trajectory.from_dict``/``from_json`` raise ``TrajectoryError``
+for JSON of the wrong shape (a missing or non-object field), never a ``KeyError``.
+
+Reserved markers (the Youtu special-token spellings) may appear nowhere in rendered text: not in free text,
+not in tool-call arguments (keys and string values, at any depth), not in the tool schemas (names,
+descriptions, enums, ...), and not in tool observations. Inside text they would break ``parse_rendered`` and,
+under a tokenizer that registers them as specials, become real control ids in a supervised span. The format
+has no escape, so an observation whose real output happens to contain such a spelling (a file read that
+holds ``<tool_call>``, say) is rejected, not rewritten: changing an executed tool's output would be a silent
+fix. Callers that collect real observations skip and count such trajectories (``ylm.synth.tool_use`` does).
 """
 
 from __future__ import annotations
@@ -154,6 +163,10 @@ class Trajectory:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Trajectory:
+        if not isinstance(data, dict):
+            raise TrajectoryError(
+                None, "json", f"a trajectory must be a JSON object, got {type(data).__name__}"
+            )
         version = data.get("version")
         if version != FORMAT_VERSION:
             raise TrajectoryError(
@@ -165,9 +178,9 @@ class Trajectory:
         return cls(
             turns=[_turn_from_dict(t, i) for i, t in enumerate(turns)],
             system=data.get("system", ""),
-            tools=list(data.get("tools", [])),
+            tools=list(_need(data.get("tools", []), list, None, "tools")),
             id=data.get("id", ""),
-            meta=dict(data.get("meta", {})),
+            meta=dict(_need(data.get("meta", {}), dict, None, "meta")),
         )
 
     @classmethod
@@ -220,28 +233,55 @@ def parse_arguments(raw: Any, turn: int | None, where: str) -> dict[str, Any]:
     return raw
 
 
-def _assistant_from_dict(d: dict[str, Any], i: int, prefix: str = "") -> AssistantTurn:
+_JSON_NAMES = {dict: "a JSON object", list: "a JSON array"}
+
+
+def _need(value: Any, kind: type, turn: int | None, where: str) -> Any:
+    """``value`` when it is a ``kind`` (dict or list); a ``TrajectoryError`` naming ``where`` otherwise."""
+    if not isinstance(value, kind):
+        raise TrajectoryError(turn, where, f"must be {_JSON_NAMES[kind]}, got {type(value).__name__}")
+    return value
+
+
+def _assistant_from_dict(d: Any, i: int, prefix: str = "") -> AssistantTurn:
+    _need(d, dict, i, prefix.removesuffix(".") or "turn")
     calls = []
-    for k, c in enumerate(d.get("tool_calls", [])):
-        if not isinstance(c, dict) or "name" not in c:
+    for k, c in enumerate(_need(d.get("tool_calls", []), list, i, f"{prefix}tool_calls")):
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str):
             raise TrajectoryError(
-                i, f"{prefix}tool_calls[{k}]", "must be an object with 'name' and 'arguments'"
+                i, f"{prefix}tool_calls[{k}]", "must be an object with a string 'name' and 'arguments'"
             )
         calls.append(
             ToolCall(
                 c["name"], parse_arguments(c.get("arguments", {}), i, f"{prefix}tool_calls[{k}].arguments")
             )
         )
-    phases = [Phase(p["phase"], p["text"]) for p in d.get("phases", [])]
+    phases = []
+    for k, p in enumerate(_need(d.get("phases", []), list, i, f"{prefix}phases")):
+        _need(p, dict, i, f"{prefix}phases[{k}]")
+        for key in ("phase", "text"):
+            if key not in p:
+                raise TrajectoryError(
+                    i, f"{prefix}phases[{k}].{key}", "is missing; a phase needs 'phase' and 'text'"
+                )
+        phases.append(Phase(p["phase"], p["text"]))
     return AssistantTurn(
         content=d.get("content", ""), thinking=d.get("thinking"), phases=phases, tool_calls=calls
     )
 
 
-def _tool_from_dict(d: dict[str, Any], i: int, prefix: str = "") -> ToolTurn:
+def _tool_from_dict(d: Any, i: int, prefix: str = "") -> ToolTurn:
+    _need(d, dict, i, prefix.removesuffix(".") or "turn")
     responses = d.get("responses")
     if not isinstance(responses, list):
         raise TrajectoryError(i, f"{prefix}responses", "a tool turn needs a list of responses")
+    for k, r in enumerate(responses):
+        if not isinstance(r, dict):
+            raise TrajectoryError(
+                i,
+                f"{prefix}responses[{k}]",
+                f"must be an object with 'name' and 'content', got {type(r).__name__}",
+            )
     return ToolTurn([ToolResponse(r.get("name", ""), r.get("content", "")) for r in responses])
 
 
@@ -254,6 +294,9 @@ def _turn_from_dict(d: dict[str, Any], i: int) -> Turn:
     if role == "tool":
         return _tool_from_dict(d, i)
     if role == "branch":
+        for key in ("attempt", "observation"):
+            if key not in d:
+                raise TrajectoryError(i, key, "is missing; a branch needs 'attempt' and 'observation'")
         return Branch(
             _assistant_from_dict(d["attempt"], i, "attempt."),
             _tool_from_dict(d["observation"], i, "observation."),
@@ -328,16 +371,45 @@ def _check_text(text: Any, turn: int | None, where: str, required: bool = True) 
             raise TrajectoryError(turn, where, f"contains the reserved marker {marker!r}")
 
 
+def _find_marker(value: Any, path: str) -> tuple[str, str] | None:
+    """(path, marker) of the first reserved marker in a JSON value's keys or strings, at any depth."""
+    if isinstance(value, str):
+        return next(((path, m) for m in RESERVED_MARKERS if m in value), None)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _find_marker(key, f"{path} key {key!r}") or _find_marker(item, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(value, (list, tuple)):
+        for k, item in enumerate(value):
+            found = _find_marker(item, f"{path}[{k}]")
+            if found:
+                return found
+    return None
+
+
+def _check_json(value: Any, turn: int | None, where: str, path: str) -> None:
+    """JSON-serialisable and free of reserved markers (which would land verbatim in the rendered JSON)."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as err:
+        raise TrajectoryError(turn, where, f"not JSON-serialisable: {err}") from err
+    found = _find_marker(value, path)
+    if found:
+        raise TrajectoryError(turn, where, f"{found[0]} contains the reserved marker {found[1]!r}")
+
+
 def _check_assistant(t: AssistantTurn, i: int, tools: dict[str, dict], prefix: str) -> None:
     if t.phases and t.thinking is not None:
         raise TrajectoryError(i, f"{prefix}thinking", "set either thinking or phases, not both")
+    _check_text(t.content, i, f"{prefix}content", required=False)
+    if t.thinking is not None:
+        _check_text(t.thinking, i, f"{prefix}thinking", required=False)
     if not (t.phases or (t.thinking or "").strip() or t.content.strip() or t.tool_calls):
         raise TrajectoryError(
             i, f"{prefix}content", "an assistant turn needs thinking, content or a tool call"
         )
-    _check_text(t.content, i, f"{prefix}content", required=False)
     if t.thinking is not None:
-        _check_text(t.thinking, i, f"{prefix}thinking", required=False)
         if PHASE_HEADER_RE.search(t.thinking):
             raise TrajectoryError(
                 i, f"{prefix}thinking", "contains a '## Phase' header line; use phases instead"
@@ -352,16 +424,13 @@ def _check_assistant(t: AssistantTurn, i: int, tools: dict[str, dict], prefix: s
             raise TrajectoryError(i, f"{prefix}phases[{k}].text", "contains a '## Phase' header line")
     for k, call in enumerate(t.tool_calls):
         where = f"{prefix}tool_calls[{k}]"
-        if call.name not in tools:
+        if not isinstance(call.name, str) or call.name not in tools:
             raise TrajectoryError(
                 i, f"{where}.name", f"unknown tool {call.name!r}; known tools: {', '.join(tools) or '(none)'}"
             )
         if not isinstance(call.arguments, dict):
             raise TrajectoryError(i, f"{where}.arguments", "must be a JSON object")
-        try:
-            json.dumps(call.arguments)
-        except (TypeError, ValueError) as err:
-            raise TrajectoryError(i, f"{where}.arguments", f"not JSON-serialisable: {err}") from err
+        _check_json(call.arguments, i, f"{where}.arguments", "arguments")
         errors = schema_errors(call.arguments, tools[call.name].get("parameters", {"type": "object"}))
         if errors:
             raise TrajectoryError(i, f"{where}.arguments", "; ".join(errors))
@@ -393,6 +462,7 @@ def validate(traj: Trajectory) -> Trajectory:
     for k, tool in enumerate(traj.tools):
         if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) or not tool["name"]:
             raise TrajectoryError(None, f"tools[{k}].name", "every tool needs a non-empty string name")
+        _check_json(tool, None, f"tools[{k}]", f"tools[{k}]")  # the whole schema is rendered as JSON
         try:
             schema_type(tool.get("parameters", {"type": "object"}))
         except ValueError as err:
@@ -436,6 +506,12 @@ def validate(traj: Trajectory) -> Trajectory:
         elif isinstance(turn, ToolTurn):
             _check_tool_turn(turn, i, prefix, pending)
             pending = None
+        else:
+            raise TrajectoryError(
+                i,
+                "role",
+                f"got a {type(turn).__name__}; a turn is a UserTurn, AssistantTurn, ToolTurn or Branch",
+            )
         prev, prev_failed = turn, failed
     if pending is not None:
         raise TrajectoryError(flat[-1][0], "tool_calls", "call never answered: the trajectory ends after it")
