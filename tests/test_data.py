@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ylm import data
@@ -70,3 +72,15 @@ def test_every_source_has_a_licence_and_an_attribution_in_notice() -> None:
 def test_data_samples_stay_small() -> None:
     total = sum(path.stat().st_size for path in DATA_DIR.rglob("*") if path.is_file())
     assert total <= MAX_TOTAL_BYTES
+
+
+def test_every_data_file_is_in_a_manifest_and_every_folder_has_a_notice() -> None:
+    listed = {entry["path"] for entry in data.load_manifest()["files"]}
+    synthetic = json.loads((DATA_DIR / "synthetic" / "MANIFEST.json").read_text(encoding="utf-8"))
+    listed |= {f"synthetic/{name}" for name in synthetic["files"]}
+    for path in DATA_DIR.rglob("*.jsonl"):
+        assert path.relative_to(DATA_DIR).as_posix() in listed, f"{path} is in no manifest"
+    for folder in (DATA_DIR, DATA_DIR / "synthetic"):
+        assert (folder / "NOTICE").is_file(), f"{folder} has no NOTICE"
+    synthetic_notice = (DATA_DIR / "synthetic" / "NOTICE").read_text(encoding="utf-8")
+    assert all(f"== {name} ==" in synthetic_notice for name in synthetic["files"])
