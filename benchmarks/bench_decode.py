@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 
 import torch
 
@@ -30,7 +29,7 @@ from ylm.attention import MLA
 from ylm.cache import KVCache, LatentCache
 from ylm.config import youtu_2b
 from ylm.rope import RotaryEmbedding
-from ylm.timing import copy_bandwidth, gemm_flops_per_second, median_seconds
+from ylm.timing import copy_bandwidth, gemm_flops_per_second, interleaved_median_seconds
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
@@ -87,14 +86,10 @@ def run_context(t: int, cfg, hf_cfg, hf, ours, hf_rope, rope, device, dtype, rep
     err = {"absorbed": (out_abs - out_hf).abs().max().item(), "naive": (out_naive - out_hf).abs().max().item()}
 
     # The three take turns within each repeat, so background load on a shared machine hits them alike.
-    steps = {"transformers": (step_hf, lambda: hf_cache.crop(-1)),
-             "ylm_naive": (lambda: step("naive", kv), None),
-             "ylm_absorbed": (lambda: step("absorbed", latent), None)}
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(1 + repeats):  # one warm-up round
-        for name, (fn, after) in steps.items():
-            times[name].append(median_seconds(fn, repeats=1, warmup=0, device=device, between=after))
-    sec = {name: statistics.median(ts[1:]) for name, ts in times.items()}
+    steps = {"transformers": step_hf, "ylm_naive": lambda: step("naive", kv),
+             "ylm_absorbed": lambda: step("absorbed", latent)}
+    sec = interleaved_median_seconds(steps, repeats=repeats, warmup=1, device=device,
+                                     between={"transformers": lambda: hf_cache.crop(-1)})
     ours.impl = cfg.attn_impl
     return {"context": t, "seconds": sec, "max_abs_diff_vs_transformers": err,
             "output_scale": out_hf.abs().max().item()}

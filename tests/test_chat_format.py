@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+from agent_fixtures import branch_fix
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -58,15 +59,6 @@ needs_qwen3 = pytest.mark.skipif(
     reason="Qwen3 reference tokenizer not fetched (scripts/fetch_reference_tokenizers.sh)",
 )
 
-CALC = {
-    "name": "calculator",
-    "description": "Evaluate an arithmetic expression.",
-    "parameters": {
-        "type": "object",
-        "properties": {"expression": {"type": "string"}},
-        "required": ["expression"],
-    },
-}
 WEATHER = {
     "name": "get_weather",
     "description": "Current weather for a city.",
@@ -112,32 +104,6 @@ def parallel_tools() -> Trajectory:
             AssistantTurn(
                 phases=[Phase("summary", "19 > 4.")], content="Lisbon (19 °C) is warmer than Oslo (4 °C)."
             ),
-        ],
-    )
-
-
-def branch_fix() -> Trajectory:
-    return Trajectory(
-        system="Use tools when useful.",
-        tools=[CALC],
-        turns=[
-            UserTurn("What is 2 to the power 10?"),
-            Branch(
-                AssistantTurn(
-                    phases=[Phase("analysis", "A power."), Phase("action", "Calculator.")],
-                    tool_calls=[ToolCall("calculator", {"expression": "2^10"})],
-                ),
-                ToolTurn([ToolResponse("calculator", "error: operator ^ is not supported; use **")]),
-            ),
-            AssistantTurn(
-                phases=[
-                    Phase("reflection", "The calculator uses ** for powers."),
-                    Phase("action", "Retry with **."),
-                ],
-                tool_calls=[ToolCall("calculator", {"expression": "2**10"})],
-            ),
-            ToolTurn([ToolResponse("calculator", "1024")]),
-            AssistantTurn(phases=[Phase("summary", "The result is 1024.")], content="2¹⁰ = 1024"),
         ],
     )
 
@@ -647,3 +613,17 @@ def test_property_markers_anywhere_are_rejected_else_round_trip(arguments, descr
     assert not has_marker
     text = render(traj).text
     assert parse_rendered(text) == Trajectory(turns=traj.turns, system=traj.system, tools=traj.tools)
+
+
+@needs_qwen3
+@pytest.mark.parametrize("branch_mode, supervised_kinds", [("supervised", {"assistant", "failed_attempt"}),
+                                                            ("context", {"assistant"})])
+def test_mask_is_one_exactly_on_the_supervised_segment_kinds(tok, branch_mode, supervised_kinds):
+    from ylm.chat_format import token_segment_kinds
+
+    for make in FIXED.values():
+        traj = make()
+        kinds = token_segment_kinds(traj, tok)
+        mask = render(traj, tok, branch_mode=branch_mode).mask
+        assert len(kinds) == len(mask)
+        assert [int(kind in supervised_kinds) for kind in kinds] == mask

@@ -84,3 +84,12 @@ def test_every_data_file_is_in_a_manifest_and_every_folder_has_a_notice() -> Non
         assert (folder / "NOTICE").is_file(), f"{folder} has no NOTICE"
     synthetic_notice = (DATA_DIR / "synthetic" / "NOTICE").read_text(encoding="utf-8")
     assert all(f"== {name} ==" in synthetic_notice for name in synthetic["files"])
+
+
+def test_document_stats_agree_with_the_manifest() -> None:
+    rows = data.document_stats()
+    for entry in data.load_manifest()["files"]:
+        mine = [r for r in rows if (r["domain"], r["split"]) == (entry["domain"], entry["split"])]
+        assert len(mine) == entry["documents"], entry["path"]
+        assert sum(r["characters"] for r in mine) == entry["characters"], entry["path"]
+    assert all(r["bytes"] >= r["characters"] > 0 for r in rows)

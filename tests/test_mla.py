@@ -7,7 +7,7 @@ import torch
 
 from ylm.attention import MLA
 from ylm.config import tiny_gqa, tiny_mla
-from ylm.model import CausalLM
+from ylm.model import CausalLM, naive_vs_absorbed_max_diff
 from ylm.rope import RotaryEmbedding, apply_rope, rope_frequencies
 
 YARN = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32,
@@ -61,13 +61,18 @@ def test_cached_decode_equals_full_forward(name, impl):
 def test_naive_and_absorbed_decode_token_by_token_agree():
     model = _model({"q_lora_rank": None}, seed=3)
     ids = torch.randint(0, model.config.vocab_size, (1, 12))
-    outs = {}
-    with torch.no_grad():
-        for impl in ("naive", "absorbed"):
-            model.set_attn_impl(impl)
-            cache = model.init_cache(1, 12)
-            outs[impl] = torch.cat([model(ids[:, i:i + 1], cache=cache) for i in range(12)], dim=1)
-    assert torch.allclose(outs["naive"], outs["absorbed"], rtol=0, atol=1e-10)
+    assert naive_vs_absorbed_max_diff(model, ids) < 1e-10
+    assert model.config.attn_impl == "absorbed"  # restored
+
+
+def test_naive_vs_absorbed_check_sees_a_wrong_path(monkeypatch):
+    model = _model({}, seed=1)
+    ids = torch.randint(0, model.config.vocab_size, (2, 6))
+    absorbed = MLA._absorbed
+    monkeypatch.setattr(MLA, "_absorbed", lambda self, *args: absorbed(self, *args) * 1.001)
+    assert naive_vs_absorbed_max_diff(model, ids) > 1e-6
+    with pytest.raises(ValueError, match="attn_kind"):
+        naive_vs_absorbed_max_diff(CausalLM(tiny_gqa()), ids)
 
 
 def test_absorbed_fp32_close_to_naive():

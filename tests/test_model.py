@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -109,15 +111,30 @@ def test_replace_revalidates():
     assert isinstance(ModelConfig(), ModelConfig)
 
 
-def test_decode_timing_helpers_leave_context_fixed():
+def test_decode_timing_helpers_leave_context_fixed(monkeypatch: pytest.MonkeyPatch):
     from ylm.timing import decode_step_seconds, decode_step_seconds_interleaved
 
     model = _model()
-    assert decode_step_seconds(model, 16, repeats=2, warmup=0) > 0
+    seen = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda ids, cache=None: (seen.append(cache.length), forward(ids, cache))[1])
+    assert decode_step_seconds(model, 16, repeats=3, warmup=1) > 0
+    assert seen == [16] * 4  # every timed step sees exactly 16 cached tokens, never a growing cache
     secs = decode_step_seconds_interleaved({"a": model, "b": _model(attn_impl="naive")}, 16, repeats=2)
     assert set(secs) == {"a", "b"} and all(s > 0 for s in secs.values())
     with pytest.raises(ValueError, match="repeats"):
         decode_step_seconds(model, 4, repeats=0)
+
+
+def test_interleaved_timing_takes_turns_and_runs_between_untimed():
+    from ylm.timing import interleaved_median_seconds
+
+    calls = []
+    steps = {"slow": lambda: (calls.append("slow"), time.sleep(0.02)), "fast": lambda: calls.append("fast")}
+    secs = interleaved_median_seconds(steps, repeats=3, warmup=1,
+                                      between={"fast": lambda: (calls.append("reset"), time.sleep(0.05))})
+    assert calls == ["slow", "fast", "reset"] * 4
+    assert secs["slow"] >= 0.02 > secs["fast"]  # the 50 ms reset after "fast" is not timed
 
 
 @pytest.mark.parametrize(

@@ -3,34 +3,25 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 import pytest
+from agent_fixtures import CALC, branch_fix
 
 from ylm.trajectory import (
     FORMAT_VERSION,
     AssistantTurn,
     Branch,
     Phase,
-    ToolCall,
     ToolResponse,
     ToolTurn,
     Trajectory,
     TrajectoryError,
-    UserTurn,
     schema_errors,
     validate,
 )
 
-CALC = {
-    "name": "calculator",
-    "description": "Evaluate arithmetic.",
-    "parameters": {
-        "type": "object",
-        "properties": {"expression": {"type": "string"}},
-        "required": ["expression"],
-    },
-}
 MOVE = {
     "name": "move",
     "description": "Move a piece.",
@@ -47,29 +38,9 @@ MOVE = {
 
 
 def calc_trajectory() -> Trajectory:
-    """A valid trajectory with a failed-then-fixed branch, used by several tests."""
-    return Trajectory(
-        system="Be precise.",
-        tools=[CALC, MOVE],
-        id="t0",
-        meta={"source": "test"},
-        turns=[
-            UserTurn("What is 2 to the 10th power?"),
-            Branch(
-                AssistantTurn(
-                    phases=[Phase("analysis", "A power."), Phase("action", "Use the calculator.")],
-                    tool_calls=[ToolCall("calculator", {"expression": "2^10"})],
-                ),
-                ToolTurn([ToolResponse("calculator", "error: operator ^ is not supported")]),
-            ),
-            AssistantTurn(
-                phases=[Phase("reflection", "Python power is **."), Phase("action", "Retry.")],
-                tool_calls=[ToolCall("calculator", {"expression": "2**10"})],
-            ),
-            ToolTurn([ToolResponse("calculator", "1024")]),
-            AssistantTurn(phases=[Phase("summary", "Got 1024.")], content="2^10 = 1024."),
-        ],
-    )
+    """A valid trajectory with a failed-then-fixed branch (two tools offered), used by several tests."""
+    return dataclasses.replace(branch_fix(), system="Be precise.", tools=[CALC, MOVE], id="t0",
+                               meta={"source": "test"})
 
 
 def test_json_round_trip_keeps_everything():
@@ -79,7 +50,7 @@ def test_json_round_trip_keeps_everything():
     back = Trajectory.from_json(text)
     assert back == traj
     assert isinstance(back.turns[1], Branch)
-    assert back.turns[2].phases[0] == Phase("reflection", "Python power is **.")
+    assert back.turns[2].phases[0] == Phase("reflection", "The calculator uses ** for powers.")
 
 
 def test_valid_trajectory_passes_and_flat_turns_mark_the_attempt():

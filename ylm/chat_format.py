@@ -183,6 +183,13 @@ def mask_from_spans(text: str, spans: list[tuple[int, int]], tokenizer: Any) -> 
     return list(enc.ids), mask
 
 
+def token_segment_kinds(traj: Trajectory, tokenizer: Any) -> list[str]:
+    """The segment kind (``SEGMENT_KINDS``) each token of the rendered trajectory falls in, via its offsets."""
+    text, segments = render_segments(traj)
+    enc = _encode(tokenizer, text)
+    return [next(kind for a, b, kind in segments if a <= start < b) for start, _ in enc.offsets]
+
+
 def render(
     traj: Trajectory, tokenizer: Any = None, branch_mode: str = "supervised", check: bool = True
 ) -> Rendered:

@@ -60,6 +60,14 @@ def load_texts(domain: str, split: str = "train", data_dir: Path | None = None) 
     return [doc["text"] for doc in iter_documents(domain, split, data_dir)]
 
 
+def document_stats(data_dir: Path | None = None) -> list[dict[str, Any]]:
+    """One row per document of every domain and split (in DOMAINS, SPLITS, file order): domain, split,
+    source, id, UTF-8 bytes and characters of its ``text``."""
+    return [{"domain": domain, "split": split, "source": doc["source"], "id": doc["id"],
+             "bytes": len(doc["text"].encode("utf-8")), "characters": len(doc["text"])}
+            for domain in DOMAINS for split in SPLITS for doc in iter_documents(domain, split, data_dir)]
+
+
 def load_manifest(data_dir: Path | None = None) -> dict[str, Any]:
     """The parsed ``MANIFEST.json``."""
     return json.loads(((data_dir or DATA_DIR) / MANIFEST_NAME).read_text(encoding="utf-8"))

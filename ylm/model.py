@@ -145,6 +145,24 @@ class CausalLM(nn.Module):
 
 
 # ---- transformers-format checkpoints --------------------------------------------------------------
+@torch.no_grad()
+def naive_vs_absorbed_max_diff(model: CausalLM, input_ids: torch.Tensor) -> float:
+    """Largest |logit| difference between MLA's naive and absorbed paths on the same weights, over a full
+    forward and a token-by-token cached decode of ``input_ids``; the model's own ``attn_impl`` is restored."""
+    if model.config.attn_kind != "mla":
+        raise ValueError(f"attn_kind={model.config.attn_kind!r}: only 'mla' has naive and absorbed paths")
+    own_impl = model.config.attn_impl
+    batch, steps = input_ids.shape
+    outputs = {}
+    for impl in ("naive", "absorbed"):
+        model.set_attn_impl(impl)
+        cache = model.init_cache(batch, steps)
+        decoded = torch.cat([model(input_ids[:, i:i + 1], cache=cache) for i in range(steps)], dim=1)
+        outputs[impl] = (model(input_ids), decoded)
+    model.set_attn_impl(own_impl)
+    return max((outputs["naive"][k] - outputs["absorbed"][k]).abs().max().item() for k in (0, 1))
+
+
 def save_hf(model: CausalLM, directory: str | Path) -> Path:
     """Write ``config.json`` + ``model.safetensors`` that ``YoutuForCausalLM.from_pretrained`` loads."""
     from safetensors.torch import save_file

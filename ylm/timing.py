@@ -22,22 +22,35 @@ def _sync(device: torch.device | str) -> None:
         torch.cuda.synchronize()
 
 
-def median_seconds(fn: Callable[[], object], repeats: int = 7, warmup: int = 2,
-                   device: torch.device | str = "cpu", between: Callable[[], object] | None = None) -> float:
-    """Median wall time of ``fn()``; ``between`` runs untimed after each call (e.g. to reset a cache)."""
+def interleaved_median_seconds(steps: dict[str, Callable[[], object]], repeats: int = 7, warmup: int = 1,
+                               device: torch.device | str = "cpu",
+                               between: dict[str, Callable[[], object]] | None = None) -> dict[str, float]:
+    """Median wall time of each ``steps[name]()``, the steps taking turns within every repeat.
+
+    Interleaving spreads background load over all steps alike, so their ratios stay fair on a shared machine
+    even when absolute times drift. ``between[name]`` runs untimed after each call (e.g. to reset a cache).
+    """
     if repeats <= 0:
         raise ValueError(f"repeats={repeats}: must be positive")
-    times = []
+    between = between or {}
+    times: dict[str, list[float]] = {name: [] for name in steps}
     for i in range(warmup + repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-        if between is not None:
-            between()
-    return statistics.median(times)
+        for name, fn in steps.items():
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            if i >= warmup:
+                times[name].append(time.perf_counter() - t0)
+            if name in between:
+                between[name]()
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def median_seconds(fn: Callable[[], object], repeats: int = 7, warmup: int = 2,
+                   device: torch.device | str = "cpu") -> float:
+    """Median wall time of ``fn()``."""
+    return interleaved_median_seconds({"fn": fn}, repeats, warmup, device)["fn"]
 
 
 def copy_bandwidth(nbytes: int = 512 * 2**20, device: torch.device | str = "cpu", repeats: int = 7) -> float:
@@ -83,26 +96,14 @@ def _decode_step(model: torch.nn.Module, context: int, batch: int, seed: int) ->
 def decode_step_seconds(model: torch.nn.Module, context: int, repeats: int = 5, warmup: int = 2,
                         batch: int = 1, seed: int = 0) -> float:
     """Median time of one next-token forward of a ``ylm`` CausalLM whose cache holds ``context`` tokens."""
-    device = next(model.parameters()).device
-    return median_seconds(_decode_step(model, context, batch, seed), repeats, warmup, device)
+    return decode_step_seconds_interleaved({"model": model}, context, repeats, warmup, batch, seed)["model"]
 
 
 @torch.no_grad()
 def decode_step_seconds_interleaved(models: dict[str, torch.nn.Module], context: int, repeats: int = 5,
                                     warmup: int = 1, batch: int = 1, seed: int = 0) -> dict[str, float]:
-    """Like ``decode_step_seconds`` for several models, timed in turn within each repeat.
-
-    Interleaving spreads any background load over all models alike, so their ratios stay fair on a shared
-    machine even when absolute times drift.
-    """
-    if repeats <= 0:
-        raise ValueError(f"repeats={repeats}: must be positive")
+    """Like ``decode_step_seconds`` for several models, timed in turn within each repeat (see
+    ``interleaved_median_seconds``)."""
     steps = {name: _decode_step(m, context, batch, seed) for name, m in models.items()}
-    times: dict[str, list[float]] = {name: [] for name in models}
-    for i in range(warmup + repeats):
-        for name, step in steps.items():
-            t0 = time.perf_counter()
-            step()
-            if i >= warmup:
-                times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    device = next(next(iter(models.values())).parameters()).device
+    return interleaved_median_seconds(steps, repeats, warmup, device)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ylm.tokenizer import YOUTU_SPECIAL_TOKENS
@@ -134,9 +135,6 @@ class Trajectory:
     tools: list[dict[str, Any]] = field(default_factory=list)
     id: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
-
-    def tool_names(self) -> list[str]:
-        return [t["name"] for t in self.tools]
 
     def flat_turns(self) -> list[tuple[int, Turn, bool]]:
         """(top-level index, turn, is_failed_attempt) with branches expanded into their two turns."""
@@ -520,12 +518,7 @@ def validate(traj: Trajectory) -> Trajectory:
     return traj
 
 
-def load_jsonl(path: Any) -> list[Trajectory]:
+def load_jsonl(path: str | Path) -> list[Trajectory]:
     """Trajectories from a JSONL file, one ``Trajectory.to_json()`` per line."""
-    from pathlib import Path
-
-    out = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            out.append(Trajectory.from_json(line))
-    return out
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [Trajectory.from_json(line) for line in lines if line.strip()]

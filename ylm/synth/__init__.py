@@ -24,7 +24,7 @@ from typing import Any
 
 from ylm.data import domain_path, sha256_file
 from ylm.paths import DATA_DIR
-from ylm.trajectory import FORMAT_VERSION, AssistantTurn, Branch, Trajectory, validate
+from ylm.trajectory import FORMAT_VERSION, AssistantTurn, Branch, Trajectory, load_jsonl, validate
 
 CATEGORIES: tuple[str, ...] = ("math", "code", "research", "tool_use")
 SYNTHETIC_DIR = DATA_DIR / "synthetic"
@@ -158,6 +158,4 @@ def load_synthetic(category: str, data_dir: Path = SYNTHETIC_DIR) -> list[Trajec
     path = Path(data_dir) / f"{category}.jsonl"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing; run scripts/synthesize_trajectories.py")
-    return [
-        Trajectory.from_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+    return load_jsonl(path)
