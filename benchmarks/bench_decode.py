@@ -24,11 +24,12 @@ import platform
 
 import torch
 
-from ylm.accounting import attention_params, kv_bytes_per_token
-from ylm.attention import MLA
-from ylm.cache import KVCache, LatentCache
-from ylm.config import youtu_2b
-from ylm.rope import RotaryEmbedding
+from ylm.model.accounting import attention_params, kv_bytes_per_token
+from ylm.model.attention import MLA
+from ylm.model.cache import KVCache, LatentCache
+from ylm.model.config import youtu_2b
+from ylm.model.hf import to_hf
+from ylm.model.rope import RotaryEmbedding
 from ylm.timing import copy_bandwidth, gemm_flops_per_second, interleaved_median_seconds
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -39,11 +40,11 @@ def build(device: str, dtype: torch.dtype):
     from transformers.models.youtu.modeling_youtu import YoutuAttention, YoutuRotaryEmbedding
 
     cfg = youtu_2b(num_hidden_layers=1)
-    hf_cfg = YoutuConfig(**cfg.to_hf())
+    hf_cfg = YoutuConfig(**to_hf(cfg))
     hf_cfg._attn_implementation = "sdpa"
     torch.manual_seed(0)
     hf = YoutuAttention(hf_cfg, layer_idx=0).to(device=device, dtype=dtype).eval()
-    ours = MLA(cfg, 0).to(device=device, dtype=dtype).eval()
+    ours = MLA(cfg).to(device=device, dtype=dtype).eval()
     ours.load_state_dict(hf.state_dict())
     return cfg, hf_cfg, hf, ours, YoutuRotaryEmbedding(hf_cfg).to(device), RotaryEmbedding(
         cfg.qk_rope_head_dim, cfg.rope_theta).to(device)

@@ -13,10 +13,10 @@ import time
 
 from tokenizers import Tokenizer
 
-from ylm.bpe_extend import byte_vocab, learn_merges, vocab_from_tokenizer, youtu_staged
 from ylm.data import DOMAINS, load_texts
-from ylm.reference_tokenizers import load_reference
-from ylm.tokenizer import TokenizerConfig, train_tokenizer
+from ylm.tokenizer.reference import load_reference
+from ylm.tokenizer.staged import byte_vocab, learn_merges, vocab_from_tokenizer, youtu_staged
+from ylm.tokenizer.train import TokenizerConfig, train_tokenizer
 
 
 def best_of(repeats: int, fn):

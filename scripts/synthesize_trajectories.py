@@ -3,7 +3,8 @@
     python scripts/synthesize_trajectories.py [--seed 0] [--out data_samples/synthetic]
 
 Every observation comes from really running a tool (calculator, test sandbox, BM25 search/read, BFCL
-backends via data_samples/agent); see ylm/synth/__init__.py. Writes <category>.jsonl and MANIFEST.json.
+backends via data_samples/agent); see ylm/agent/synth/__init__.py. Writes <category>.jsonl and
+MANIFEST.json.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ylm.synth import CATEGORIES, SYNTHETIC_DIR, SynthConfig, write_synthetic_set
+from ylm.agent.synth import CATEGORIES, SynthConfig, synthetic_dir, write_synthetic_set
 
 
 def main() -> None:
@@ -20,11 +21,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=SYNTHETIC_DIR)
+    parser.add_argument("--out", type=Path, default=None, help="default: <YLM_DATA_DIR>/synthetic")
     parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
     args = parser.parse_args()
+    out = args.out or synthetic_dir()
     start = time.perf_counter()
-    manifest = write_synthetic_set(args.out, SynthConfig(seed=args.seed), tuple(args.categories))
+    manifest = write_synthetic_set(out, SynthConfig(seed=args.seed), tuple(args.categories))
     total = 0
     print(f"{'file':<16} {'trajs':>6} {'turns':>6} {'branches':>8} {'bytes':>9}")
     for name, rec in manifest["files"].items():
@@ -33,7 +35,7 @@ def main() -> None:
         print(
             f"{name:<16} {c['trajectories']:>6} {c['turns']:>6} {c['failed_then_fixed']:>8} {rec['bytes']:>9}"
         )
-    print(f"total {total} bytes in {args.out} ({time.perf_counter() - start:.1f} s)")
+    print(f"total {total} bytes in {out} ({time.perf_counter() - start:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -1,25 +1,25 @@
-"""Pure functions of scripts/build_data_samples.py: untagging, detokenising, splits, call parsing, writing."""
+"""Pure functions of scripts/build_data_samples.py and its parsers in scripts/data_build/: untagging,
+detokenising, splits, call parsing, writing."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
+import build_data_samples
 import pytest
+from data_build import bfcl, brown, common, sympy_docs
 
-from ylm.paths import REPO_ROOT
+from ylm.data import DOMAINS, SPLITS
 
-_spec = importlib.util.spec_from_file_location("build_data_samples", REPO_ROOT / "scripts" / "build_data_samples.py")
-bds = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bds)
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_untag_keeps_slashes_inside_words():
-    assert bds.untag("The/at") == "The"
-    assert bds.untag("1/2/cd") == "1/2"
+    assert brown.untag("The/at") == "The"
+    assert brown.untag("1/2/cd") == "1/2"
     with pytest.raises(ValueError, match="token"):
-        bds.untag("notag")
+        brown.untag("notag")
 
 
 def test_brown_text_reads_as_prose():
@@ -27,50 +27,50 @@ def test_brown_text_reads_as_prose():
         "\n\n\tThe/at jury/nn said/vbd ``/`` no/at evidence/nn ''/'' ,/, he/pps said/vbd ./.\n"
         "It/pps ran/vbd (/( fast/rb )/) ;/. ok/uh ?/.\n\n\n\tNew/jj paragraph/nn !/.\n"
     )
-    text = bds.brown_text(raw)
+    text = brown.brown_text(raw)
     assert text == 'The jury said "no evidence", he said. It ran (fast); ok?\n\nNew paragraph!\n'
     assert "/" not in text
     # a bracket closing on the next sentence line still attaches to the previous word
-    assert bds.brown_text("\tHe/pps left/vbd ./.\n)/) Then/rb\n") == "He left.) Then\n"
+    assert brown.brown_text("\tHe/pps left/vbd ./.\n)/) Then/rb\n") == "He left.) Then\n"
 
 
 def test_split_heldout_is_deterministic_and_sized():
     ids = [f"src/doc{i}" for i in range(57)]
-    held = bds.split_heldout(ids)
-    assert held == bds.split_heldout(reversed(ids))  # independent of input order
+    held = common.split_heldout(ids)
+    assert held == common.split_heldout(reversed(ids))  # independent of input order
     assert len(held) == round(0.1 * 57)
-    assert len(bds.split_heldout(ids[:5])) == 2  # at least two held out per source
+    assert len(common.split_heldout(ids[:5])) == 2  # at least two held out per source
     with pytest.raises(ValueError, match="ids"):
-        bds.split_heldout(ids[:2])
+        common.split_heldout(ids[:2])
 
 
 def test_take_budget_respects_budget_and_max_doc():
     items = {f"k{i}": "x" * (10 * (i + 1)) for i in range(20)}
-    kept = bds.take_budget(items, budget=300, max_doc=100)
+    kept = common.take_budget(items, budget=300, max_doc=100)
     assert sum(len(v) for v in kept.values()) <= 300
     assert all(len(v) <= 100 for v in kept.values())
-    assert kept == bds.take_budget(dict(reversed(list(items.items()))), budget=300, max_doc=100)
+    assert kept == common.take_budget(dict(reversed(list(items.items()))), budget=300, max_doc=100)
 
 
 def test_parse_call_keywords_positionals_and_literals():
-    assert bds.parse_call("mv(source='a.txt', destination='b')") == {
+    assert bfcl.parse_call("mv(source='a.txt', destination='b')") == {
         "name": "mv", "arguments": {"source": "a.txt", "destination": "b"}}
-    parsed = bds.parse_call("sort('f.pdf', reverse=True)", {"sort": ["file_name", "reverse"]})
+    parsed = bfcl.parse_call("sort('f.pdf', reverse=True)", {"sort": ["file_name", "reverse"]})
     assert parsed == {"name": "sort", "arguments": {"file_name": "f.pdf", "reverse": True}}
-    assert bds.parse_call("f(x=[1, -2.5], y={'a': None})")["arguments"] == {"x": [1, -2.5], "y": {"a": None}}
+    assert bfcl.parse_call("f(x=[1, -2.5], y={'a': None})")["arguments"] == {"x": [1, -2.5], "y": {"a": None}}
     with pytest.raises(ValueError, match="call"):
-        bds.parse_call("sort('f.pdf')")  # positional without a known signature
+        bfcl.parse_call("sort('f.pdf')")  # positional without a known signature
     with pytest.raises(ValueError):
-        bds.parse_call("f(x=__import__('os'))")  # never evaluated
+        bfcl.parse_call("f(x=__import__('os'))")  # never evaluated
     with pytest.raises(ValueError, match="call"):
-        bds.parse_call("a.b(1)")
+        bfcl.parse_call("a.b(1)")
 
 
 def test_error_observations_detected():
-    assert bds.is_error_observation("Error during execution: boom")
-    assert bds.is_error_observation('{"error": "No such file"}')
-    assert not bds.is_error_observation('{"result": "ok"}')
-    assert not bds.is_error_observation("None")
+    assert bfcl.is_error_observation("Error during execution: boom")
+    assert bfcl.is_error_observation('{"error": "No such file"}')
+    assert not bfcl.is_error_observation('{"result": "ok"}')
+    assert not bfcl.is_error_observation("None")
 
 
 def test_html_article_text_keeps_latex_and_drops_chrome():
@@ -80,7 +80,7 @@ def test_html_article_text_keeps_latex_and_drops_chrome():
         "<div class=\"math\"><p><img src=\"d.png\" alt=\"\\int f\"/></p></div>"
         "<pre>a  =  1\n</pre></article><footer>foot</footer></body></html>"
     )
-    text = bds.html_article_text(html)
+    text = sympy_docs.html_article_text(html)
     assert "Title" in text and "#" not in text
     assert "Let $x^2$ be." in text
     assert "$$\\int f$$" in text
@@ -90,7 +90,7 @@ def test_html_article_text_keeps_latex_and_drops_chrome():
 
 def _docs() -> list[dict]:
     docs = []
-    for key, spec in bds.SOURCES.items():
+    for key, spec in build_data_samples.SOURCES.items():
         for i in range(12):
             docs.append({"id": f"{key}/d{i}", "source": key, "text": f"{key} text {i}\n"})
         del spec
@@ -98,16 +98,16 @@ def _docs() -> list[dict]:
 
 
 def test_write_outputs_splits_by_document_and_is_reproducible(tmp_path: Path):
-    packages = {k: f"pkg-{k}" for k in bds.SOURCES}
-    m1 = bds.write_outputs(tmp_path / "a", _docs(), packages)
-    m2 = bds.write_outputs(tmp_path / "b", list(reversed(_docs())), packages)
+    packages = {k: f"pkg-{k}" for k in build_data_samples.SOURCES}
+    m1 = build_data_samples.write_outputs(tmp_path / "a", _docs(), packages)
+    m2 = build_data_samples.write_outputs(tmp_path / "b", list(reversed(_docs())), packages)
     for name in ["MANIFEST.json", "NOTICE"] + [f["path"] for f in m1["files"]]:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert m1 == m2
     seen: set[str] = set()
     for f in m1["files"]:
         path = tmp_path / "a" / f["path"]
-        assert bds.sha256_hex(path.read_bytes()) == f["sha256"]
+        assert common.sha256_hex(path.read_bytes()) == f["sha256"]
         assert path.stat().st_size == f["bytes"]
         ids = [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines()]
         assert ids == sorted(ids) and len(ids) == f["documents"]
@@ -116,29 +116,29 @@ def test_write_outputs_splits_by_document_and_is_reproducible(tmp_path: Path):
     assert len(seen) == len(_docs())
     assert sum(s["documents"] for s in m1["sources"]) == len(_docs())
     notice = (tmp_path / "a" / "NOTICE").read_text(encoding="utf-8")
-    assert all(f"pkg-{k}" in notice for k in bds.SOURCES)
+    assert all(f"pkg-{k}" in notice for k in build_data_samples.SOURCES)
 
 
 def test_write_outputs_rejects_duplicate_ids(tmp_path: Path):
     docs = _docs()
     docs.append(dict(docs[0]))
     with pytest.raises(ValueError, match="duplicate"):
-        bds.write_outputs(tmp_path, docs, {k: "p" for k in bds.SOURCES})
+        build_data_samples.write_outputs(tmp_path, docs, {k: "p" for k in build_data_samples.SOURCES})
 
 
 def test_committed_manifest_matches_files():
     data = REPO_ROOT / "data_samples"
     manifest = json.loads((data / "MANIFEST.json").read_text(encoding="utf-8"))
     assert {(f["domain"], f["split"]) for f in manifest["files"]} == {
-        (d, s) for d in bds.DOMAINS for s in bds.SPLITS}
+        (d, s) for d in DOMAINS for s in SPLITS}
     for f in manifest["files"]:
-        assert bds.sha256_hex((data / f["path"]).read_bytes()) == f["sha256"], f["path"]
+        assert common.sha256_hex((data / f["path"]).read_bytes()) == f["sha256"], f["path"]
     assert sum(f["bytes"] for f in manifest["files"]) < 25 * 2**20
 
 
 def test_input_differences_name_the_source_whose_version_changed() -> None:
     committed = {"sources": [{"key": "cpython-stdlib", "package": "python 3.11.7"}, {"key": "bfcl", "package": "x"}]}
     fresh = {"sources": [{"key": "cpython-stdlib", "package": "python 3.11.9"}, {"key": "bfcl", "package": "x"}]}
-    differences = bds.input_differences(committed, fresh)
+    differences = build_data_samples.input_differences(committed, fresh)
     assert len(differences) == 1 and "cpython-stdlib" in differences[0] and "3.11.9" in differences[0]
-    assert bds.input_differences(committed, committed) == []
+    assert build_data_samples.input_differences(committed, committed) == []

@@ -7,7 +7,9 @@ import json
 import pytest
 
 from ylm import data
-from ylm.paths import DATA_DIR
+from ylm.paths import data_dir
+
+DATA_DIR = data_dir()
 
 MAX_TOTAL_BYTES = 25 * 1024 * 1024
 

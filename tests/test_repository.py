@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from ylm.paths import REPO_ROOT, TOKENIZER_CACHE_DIR
+from ylm.paths import tokenizer_cache_dir
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tracked_files() -> list[str]:
@@ -19,7 +22,7 @@ def _tracked_files() -> list[str]:
 
 
 def test_no_reference_tokenizer_file_is_committed() -> None:
-    fetched = sorted(TOKENIZER_CACHE_DIR.glob("*/tokenizer.json"))
+    fetched = sorted(tokenizer_cache_dir().glob("*/tokenizer.json"))
     if not fetched:
         pytest.skip("reference tokenizers not fetched; run `make setup`")
     forbidden = {hashlib.sha256(path.read_bytes()).hexdigest() for path in fetched}

@@ -9,7 +9,8 @@ STEM/math, code, agent/tool use), each split *by document* into ``train`` and ``
 
 Agent documents also carry ``"trajectory"``: the structured record (tools, user turns, tool calls and the
 real observations from executing them) that ``text`` is a plain transcript of.
-``scripts/build_data_samples.py`` regenerates every file from registry packages.
+``scripts/build_data_samples.py`` regenerates every file from registry packages. ``ylm.paths.data_dir()``
+(``YLM_DATA_DIR``) says where the folder is; every loader also takes a ``data_dir`` argument.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ylm.paths import DATA_DIR
+from ylm.paths import data_dir as default_data_dir
 
 DOMAINS: tuple[str, ...] = ("general", "stem", "code", "agent")
 SPLITS: tuple[str, ...] = ("train", "heldout")
@@ -36,7 +37,7 @@ def domain_path(domain: str, split: str, data_dir: Path | None = None) -> Path:
     """Path of one domain/split file; ``ValueError`` listing the valid names for unknown ones."""
     _check_name("domain", domain, DOMAINS)
     _check_name("split", split, SPLITS)
-    return (data_dir or DATA_DIR) / domain / f"{split}.jsonl"
+    return (data_dir or default_data_dir()) / domain / f"{split}.jsonl"
 
 
 def iter_documents(domain: str, split: str = "train", data_dir: Path | None = None) -> Iterator[dict[str, Any]]:
@@ -70,7 +71,7 @@ def document_stats(data_dir: Path | None = None) -> list[dict[str, Any]]:
 
 def load_manifest(data_dir: Path | None = None) -> dict[str, Any]:
     """The parsed ``MANIFEST.json``."""
-    return json.loads(((data_dir or DATA_DIR) / MANIFEST_NAME).read_text(encoding="utf-8"))
+    return json.loads(((data_dir or default_data_dir()) / MANIFEST_NAME).read_text(encoding="utf-8"))
 
 
 def sha256_file(path: Path) -> str:

@@ -1,0 +1,202 @@
+"""Attention layers with one interface: Multi-head Latent Attention (MLA) and MHA/GQA/MQA baselines.
+
+MLA (DeepSeek-V2/V3, Youtu-LLM). Per token x, heads h = 1..H, latent rank r:
+
+    q_h = [q_h^nope, q_h^rope]            from W_qb RMSNorm(W_qa x)   (or W_q x)
+    c   = RMSNorm(W_kva x)[:r]            the latent, shared by all heads
+    k^r = RoPE(W_kva x)[r:]               one roped key, shared by all heads
+    k_h^nope = W_uk,h c,   v_h = W_uv,h c (W_uk, W_uv are the two halves of W_kvb)
+
+    score_h(t, s) = (q_h^nope . k_h^nope(s) + q_h^rope . k^r(s)) * scale
+
+Two ways to run it (``attn_impl``):
+    naive     decompress c into k_h, v_h for every head and cache them: H (d_qk + d_v) numbers/token.
+    absorbed  use q_h^nope . (W_uk,h c) = (W_uk,h^T q_h^nope) . c: fold W_uk into the query and W_uv into the
+              output, so attention runs directly over the cache [c, k^r]: r + d_rope numbers/token.
+              All H heads then share one 576-wide key (and the first 512 dims as value): MQA over the latent.
+
+Both give the same function (up to float rounding); ``tests/model/test_mla.py`` checks it.
+Head splits and merges are written with ``einops`` patterns (``"b t (h d) -> b h t d"``) so they read as the
+shapes in the comments do.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange, repeat
+from torch import nn
+
+from ylm.model.cache import KVCache, LatentCache
+from ylm.model.config import ModelConfig
+from ylm.model.layers import RMSNorm
+from ylm.model.rope import apply_rope, softmax_scale
+
+# transformers builds q_a_layernorm / kv_a_layernorm with the RMSNorm default eps, not config.rms_norm_eps.
+LATENT_NORM_EPS = 1e-6
+
+
+def causal_mask(t: int, s: int, start: int, device: torch.device) -> torch.Tensor:
+    """Bool [t, s]: query i (at position start + i) may see key j iff j <= start + i."""
+    return torch.arange(s, device=device)[None, :] <= (start + torch.arange(t, device=device))[:, None]
+
+
+def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, start: int, scale: float,
+          enable_gqa: bool = False) -> torch.Tensor:
+    """Causal attention for new queries q [B, H, T, d] over keys [B, H_kv, S, d] whose last T are the new ones."""
+    t, s = q.shape[-2], k.shape[-2]
+    if v.shape[-1] != q.shape[-1]:
+        # MLA naive has d_v != d_qk: torch's fused CPU kernels then fall back to a "math" path that rescales
+        # the whole K every call, so do the two matmuls ourselves (query pre-scaled, softmax in >= fp32).
+        scores = torch.matmul(q * scale, k.transpose(-1, -2))                  # [B, H, T, S]
+        if t > 1:
+            scores = scores.masked_fill(~causal_mask(t, s, start, q.device), float("-inf"))
+        p = torch.softmax(scores.to(torch.promote_types(scores.dtype, torch.float32)), dim=-1).to(v.dtype)
+        return torch.matmul(p, v)                                               # [B, H, T, d_v]
+    if t == 1:  # one new token sees the whole past: no mask
+        return F.scaled_dot_product_attention(q, k, v, scale=scale, enable_gqa=enable_gqa)
+    if s == t:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale, enable_gqa=enable_gqa)
+    mask = causal_mask(t, s, start, q.device)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=enable_gqa)
+
+
+def latent_attention(qq: torch.Tensor, kv: torch.Tensor, r: int, mask: torch.Tensor | None,
+                     fused: bool | None = None) -> torch.Tensor:
+    """Absorbed-MLA core: pre-scaled query rows qq [B, R, r + d_rope] over the cache kv [B, S, r + d_rope].
+
+    Scores use the whole row [c, k_r]; values are its first r dims (the latent). Returns [B, R, r].
+    ``fused`` (default: on CPU) runs one SDPA kernel with the whole row as the value too, so K and V are one
+    tensor with matching head dims (one pass over the cache, online softmax), and keeps the first r outputs;
+    otherwise two matmuls with the softmax in >= fp32.
+    """
+    if fused is None:
+        fused = kv.device.type == "cpu"
+    if fused:
+        out = F.scaled_dot_product_attention(qq[:, None], kv[:, None], kv[:, None], attn_mask=mask, scale=1.0)
+        return out[:, 0, :, :r]
+    scores = torch.matmul(qq, kv.transpose(1, 2))                               # [B, R, S]
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    p = torch.softmax(scores.to(torch.promote_types(scores.dtype, torch.float32)), dim=-1).to(kv.dtype)
+    return torch.matmul(p, kv[..., :r])
+
+
+class MLA(nn.Module):
+    """Multi-head Latent Attention; parameter names are transformers' ``YoutuAttention``'s."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        c = config
+        self.num_heads = c.num_attention_heads
+        self.q_lora_rank, self.kv_lora_rank = c.q_lora_rank, c.kv_lora_rank
+        self.nope, self.rope, self.v_dim = c.qk_nope_head_dim, c.qk_rope_head_dim, c.v_head_dim
+        self.qk_dim = c.qk_head_dim
+        self.rope_interleave = c.rope_interleave
+        self.impl = c.attn_impl
+        self.scale = softmax_scale(self.qk_dim, c.rope_scaling)
+        h, d = self.num_heads, c.hidden_size
+        if c.q_lora_rank is None:
+            self.q_proj = nn.Linear(d, h * self.qk_dim, bias=False)
+        else:
+            self.q_a_proj = nn.Linear(d, c.q_lora_rank, bias=c.attention_bias)
+            self.q_a_layernorm = RMSNorm(c.q_lora_rank, eps=LATENT_NORM_EPS)
+            self.q_b_proj = nn.Linear(c.q_lora_rank, h * self.qk_dim, bias=False)
+        self.kv_a_proj_with_mqa = nn.Linear(d, c.kv_lora_rank + self.rope, bias=c.attention_bias)
+        self.kv_a_layernorm = RMSNorm(c.kv_lora_rank, eps=LATENT_NORM_EPS)
+        self.kv_b_proj = nn.Linear(c.kv_lora_rank, h * (self.nope + self.v_dim), bias=False)
+        self.o_proj = nn.Linear(h * self.v_dim, d, bias=c.attention_bias)
+
+    def _query(self, x: torch.Tensor) -> torch.Tensor:
+        if self.q_lora_rank is None:
+            return self.q_proj(x)
+        return self.q_b_proj(self.q_a_layernorm(self.q_a_proj(x)))
+
+    def absorbed_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """W_uk [H, d_nope, r] and W_uv [H, d_v, r]: views of kv_b_proj.weight, so they never go stale."""
+        w = rearrange(self.kv_b_proj.weight, "(h d) r -> h d r", h=self.num_heads)
+        return w[:, : self.nope], w[:, self.nope:]
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                cache: LatentCache | KVCache | None = None, start: int = 0) -> torch.Tensor:
+        """x [B, T, D] at positions start..start+T-1 -> [B, T, D]; appends to ``cache`` when given."""
+        h = self.num_heads
+        q = rearrange(self._query(x), "b t (h d) -> b h t d", h=h)              # [B, H, T, d_qk]
+        q_nope, q_rope = q.split([self.nope, self.rope], dim=-1)
+        c, k_rope = self.kv_a_proj_with_mqa(x).split([self.kv_lora_rank, self.rope], dim=-1)
+        c = self.kv_a_layernorm(c)                                              # [B, T, r]
+        q_rope = apply_rope(q_rope, cos, sin, self.rope_interleave)            # [B, H, T, d_rope]
+        k_rope = apply_rope(k_rope, cos, sin, self.rope_interleave)            # [B, T, d_rope]
+        if self.impl == "naive":
+            out = self._naive(q_nope, q_rope, c, k_rope, cache, start)
+        else:
+            out = self._absorbed(q_nope, q_rope, c, k_rope, cache, start)
+        return self.o_proj(rearrange(out, "b h t d -> b t (h d)"))            # [B, T, D]
+
+    def _naive(self, q_nope, q_rope, c, k_rope, cache, start) -> torch.Tensor:
+        h = self.num_heads
+        if cache is not None and not isinstance(cache, KVCache):
+            raise ValueError("attn_impl='naive' needs a KVCache; make the cache after switching attn_impl")
+        kv = rearrange(self.kv_b_proj(c), "b t (h d) -> b h t d", h=h)
+        k_nope, v = kv.split([self.nope, self.v_dim], dim=-1)                  # [B, H, T, d_nope], [B, H, T, d_v]
+        k = torch.cat((k_nope, repeat(k_rope, "b t d -> b h t d", h=h)), dim=-1)  # [B, H, T, d_qk]
+        q = torch.cat((q_nope, q_rope), dim=-1)
+        if cache is not None:
+            k, v = cache.update(k, v, start)                                    # [B, H, S, ...]
+        return _sdpa(q, k, v, start, self.scale)                                # [B, H, T, d_v]
+
+    def _absorbed(self, q_nope, q_rope, c, k_rope, cache, start) -> torch.Tensor:
+        h, t = self.num_heads, q_nope.shape[2]
+        r = self.kv_lora_rank
+        if cache is not None and not isinstance(cache, LatentCache):
+            raise ValueError("attn_impl='absorbed' needs a LatentCache; make the cache after switching attn_impl")
+        if cache is not None:
+            kv = cache.update(c, k_rope, start)                                 # [B, S, r + d_rope]
+        else:
+            kv = torch.cat((c, k_rope), dim=-1)
+        w_uk, w_uv = self.absorbed_weights()
+        # Fold W_uk into the query: q_lat[h] = W_uk[h]^T q_nope[h]; fold the softmax scale in here too (cheap).
+        q_lat = torch.matmul(q_nope, w_uk)                                      # [B, H, T, r]
+        qq = torch.cat((q_lat, q_rope), dim=-1) * self.scale                    # [B, H, T, r + d_rope]
+        # Heads become extra query rows over one shared key: rows ordered (t, h).
+        qq = rearrange(qq, "b h t d -> b (t h) d")
+        s = kv.shape[1]
+        mask = causal_mask(t, s, start, kv.device).repeat_interleave(h, dim=0) if t > 1 else None  # [T*H, S]
+        o_lat = latent_attention(qq, kv, r, mask)                               # [B, T*H, r]
+        o_lat = rearrange(o_lat, "b (t h) r -> b h t r", h=h)                   # [B, H, T, r]
+        return torch.matmul(o_lat, w_uv.transpose(1, 2))                        # [B, H, T, d_v]: unfold W_uv
+
+
+class GQA(nn.Module):
+    """Llama-style attention with H query heads and H_kv K/V heads: MHA (H_kv = H), GQA, MQA (H_kv = 1)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        c = config
+        self.num_heads, self.kv_heads, self.head_dim = c.num_attention_heads, c.num_key_value_heads, c.baseline_head_dim
+        self.rope_interleave = c.rope_interleave
+        self.scale = softmax_scale(self.head_dim, c.rope_scaling)
+        d, bias = c.hidden_size, c.attention_bias
+        self.q_proj = nn.Linear(d, self.num_heads * self.head_dim, bias=bias)
+        self.k_proj = nn.Linear(d, self.kv_heads * self.head_dim, bias=bias)
+        self.v_proj = nn.Linear(d, self.kv_heads * self.head_dim, bias=bias)
+        self.o_proj = nn.Linear(self.num_heads * self.head_dim, d, bias=bias)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                cache: KVCache | None = None, start: int = 0) -> torch.Tensor:
+        hd = self.head_dim
+        q = rearrange(self.q_proj(x), "b t (h d) -> b h t d", d=hd)            # [B, H, T, hd]
+        k = rearrange(self.k_proj(x), "b t (h d) -> b h t d", d=hd)            # [B, H_kv, T, hd]
+        v = rearrange(self.v_proj(x), "b t (h d) -> b h t d", d=hd)
+        q = apply_rope(q, cos, sin, self.rope_interleave)
+        k = apply_rope(k, cos, sin, self.rope_interleave)
+        if cache is not None:
+            if not isinstance(cache, KVCache):
+                raise ValueError("baseline attention needs a KVCache")
+            k, v = cache.update(k, v, start)
+        out = _sdpa(q, k, v, start, self.scale, enable_gqa=self.kv_heads != self.num_heads)  # [B, H, T, hd]
+        return self.o_proj(rearrange(out, "b h t d -> b t (h d)"))
+
+
+def make_attention(config: ModelConfig) -> MLA | GQA:
+    return MLA(config) if config.attn_kind == "mla" else GQA(config)
