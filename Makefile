@@ -1,6 +1,7 @@
 # The kit's two commands (see README):
 #   make reproduce   set up if needed, execute every notebook in order at full size, write figures/
 #   make test        set up if needed, ruff, unit tests and every notebook under nbval in smoke mode
+#   make lab         JupyterLab on notebooks/, its default Python kernel being the kit's .venv
 # Everything else here is a step those two call.
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.ylm-installed
 TOKENIZERS := .cache/tokenizers/.fetched
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup reproduce test lint unit notebooks-smoke data clean
+.PHONY: setup reproduce test lint lab data clean
 
 setup: $(STAMP) $(TOKENIZERS)
 
@@ -28,6 +29,11 @@ $(TOKENIZERS): scripts/fetch_reference_tokenizers.sh
 
 reproduce: setup
 	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
+
+# The venv's jupyter serves the venv's own ipykernel as its "Python 3" kernel: the notebooks see ylm as installed.
+# Jupyter refuses to run as root unless told to (containers often are root).
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

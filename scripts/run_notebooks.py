@@ -2,7 +2,8 @@
 
 Usage: python scripts/run_notebooks.py [--start NN] notebooks/00_x.ipynb notebooks/01_y.ipynb ...
 
-Full size unless YLM_SMOKE=1 is set. ``--start NN`` skips notebooks numbered below NN, so a long
+Full size unless YLM_SMOKE=1 is set; a smoke run saves its executed copies under ``<cache>/notebooks-smoke/``
+and leaves the committed notebooks (which carry full-size outputs) alone. ``--start NN`` skips notebooks numbered below NN, so a long
 reproduction that stopped part-way resumes without redoing the finished notebooks.
 """
 
@@ -16,11 +17,11 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from ylm.paths import cache_dir, is_smoke
 
 
-def execute(path: Path, timeout_s: int) -> float:
-    """Run one notebook with its directory as the working directory; returns seconds taken."""
+def execute(path: Path, timeout_s: int, out: Path) -> float:
+    """Run one notebook with its directory as the working directory, save it to ``out``; returns seconds."""
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:  # no timestamps: re-running an unchanged notebook leaves no diff
         cell.metadata.pop("execution", None)
@@ -28,7 +29,8 @@ def execute(path: Path, timeout_s: int) -> float:
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
-    nbformat.write(notebook, path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, out)
     return time.perf_counter() - start
 
 
@@ -43,9 +45,10 @@ def main() -> int:
         if number < args.start:
             print(f"skip  {path.name}")
             continue
+        out = cache_dir() / "notebooks-smoke" / path.name if is_smoke() else path
         print(f"run   {path.name} ...", flush=True)
-        seconds = execute(path, args.timeout)
-        print(f"done  {path.name} in {seconds:.0f} s", flush=True)
+        seconds = execute(path, args.timeout, out)
+        print(f"done  {path.name} in {seconds:.0f} s -> {out}", flush=True)
     return 0
 
 

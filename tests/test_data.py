@@ -95,3 +95,14 @@ def test_document_stats_agree_with_the_manifest() -> None:
         assert len(mine) == entry["documents"], entry["path"]
         assert sum(r["characters"] for r in mine) == entry["characters"], entry["path"]
     assert all(r["bytes"] >= r["characters"] > 0 for r in rows)
+
+
+def test_passes_over_train_divides_the_share_by_the_domain_size() -> None:
+    stats = data.document_stats()
+    agent_train = sum(r["bytes"] for r in stats if r["domain"] == "agent" and r["split"] == "train")
+    passes = data.passes_over_train({"agent": 0.6, "code": 0.0}, budget_bytes=10 * agent_train)
+    assert passes == {"agent": pytest.approx(6.0), "code": 0.0}
+    with pytest.raises(ValueError, match="shares"):
+        data.passes_over_train({"agent": 1.5}, 100)
+    with pytest.raises(ValueError, match="domain"):
+        data.passes_over_train({"poetry": 0.5}, 100)

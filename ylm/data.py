@@ -46,9 +46,20 @@ def iter_documents(domain: str, split: str = "train", data_dir: Path | None = No
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing; regenerate data_samples/ with `make data`")
     with path.open(encoding="utf-8") as handle:
-        for line in handle:
+        for number, line in enumerate(handle, start=1):
             if line.strip():
-                yield json.loads(line)
+                yield _document(line, path, number)
+
+
+def _document(line: str, path: Path, number: int) -> dict[str, Any]:
+    """One JSONL line as a document; a ValueError naming the file and line when it is not one."""
+    try:
+        doc = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
+        raise ValueError(f"{path}:{number}: a document must be a JSON object with a string 'text'")
+    return doc
 
 
 def load_documents(domain: str, split: str = "train", data_dir: Path | None = None) -> list[dict[str, Any]]:
@@ -67,6 +78,19 @@ def document_stats(data_dir: Path | None = None) -> list[dict[str, Any]]:
     return [{"domain": domain, "split": split, "source": doc["source"], "id": doc["id"],
              "bytes": len(doc["text"].encode("utf-8")), "characters": len(doc["text"])}
             for domain in DOMAINS for split in SPLITS for doc in iter_documents(domain, split, data_dir)]
+
+
+def passes_over_train(shares: dict[str, float], budget_bytes: int, data_dir: Path | None = None) -> dict[str, float]:
+    """How many times a stage of ``budget_bytes`` reads each domain's ``train`` split when domain d takes the
+    share ``shares[d]`` of it: ``shares[d] * budget_bytes / train_bytes(d)``. Above 1 the domain repeats."""
+    for domain, share in shares.items():
+        _check_name("domain", domain, DOMAINS)
+        if not (isinstance(share, int | float) and not isinstance(share, bool) and 0 <= share <= 1):
+            raise ValueError(f"shares[{domain!r}]={share!r}: must be a number in [0, 1]")
+    if isinstance(budget_bytes, bool) or not isinstance(budget_bytes, int) or budget_bytes <= 0:
+        raise ValueError(f"budget_bytes={budget_bytes!r}: must be a positive integer")
+    train_bytes = {d: sum(len(t.encode("utf-8")) for t in load_texts(d, "train", data_dir)) for d in shares}
+    return {d: shares[d] * budget_bytes / train_bytes[d] for d in shares}
 
 
 def load_manifest(data_dir: Path | None = None) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from agent_fixtures import FIXED, WEATHER, parallel_tools
+from agent_fixtures import FIXED, WEATHER, chat_only, parallel_tools, strip_meta
 
 from ylm.agent.convert import from_openai_messages, to_hermes_messages, to_openai_messages
 from ylm.agent.trajectory import ToolTurn, Trajectory, TrajectoryError
@@ -18,7 +18,7 @@ def test_openai_round_trip_and_hermes_export(name):
     exported = to_openai_messages(traj)
     json.dumps(exported)  # plain JSON
     back = from_openai_messages(exported["messages"], exported["tools"])
-    assert back == Trajectory(turns=traj.turns, system=traj.system, tools=traj.tools)
+    assert back == strip_meta(traj)
     hermes = to_hermes_messages(traj)
     for msg in hermes:
         for payload in re.findall(r"<tool_call>\n(.*?)\n</tool_call>", msg["content"], flags=re.S):
@@ -66,3 +66,29 @@ def test_openai_messages_of_the_wrong_shape_are_value_errors():
         from_openai_messages(["hello"])
     with pytest.raises(TrajectoryError, match="must be a list of tool calls"):
         from_openai_messages([{"role": "assistant", "content": "", "tool_calls": {"function": {}}}])
+
+
+def test_openai_export_carries_thinking_inside_content():
+    """Where the Youtu template reads it; the export keeps all of it (cutting is the template's job)."""
+    messages = to_openai_messages(chat_only())["messages"]
+    assert all("reasoning_content" not in m for m in messages)
+    assert messages[2]["content"] == "<think>\n11 is prime and larger than 10.\n</think>\n\n11."
+    assert messages[4]["content"].startswith("<think>\n\n</think>\n\n2 is")
+    assert to_openai_messages(chat_only())["tools"] is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda ms: ms[2].update(reasoning_content="x"), "message 2: reasoning_content is ignored"),
+        (lambda ms: ms[2].update(content="<think>x</think>11."), "message 2: the think block is not written"),
+        (lambda ms: ms[2].update(content="<think>\nx"), "message 2: <think> is never closed"),
+        (lambda ms: ms.insert(3, {"role": "system", "content": "x"}), "message 3: a system message after"),
+    ],
+    ids=["reasoning_content", "think layout", "unclosed think", "late system"],
+)
+def test_openai_messages_ylm_would_render_otherwise_are_refused(change, message):
+    messages = to_openai_messages(chat_only())["messages"]
+    change(messages)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        from_openai_messages(messages)

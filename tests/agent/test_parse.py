@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
 import pytest
-from agent_fixtures import FIXED, WEATHER, assistant_char_spans, branch_fix
+from agent_fixtures import (
+    ANY_TOOL,
+    FIXED,
+    FRAGMENTS,
+    WEATHER,
+    assistant_char_spans,
+    branch_fix,
+    strip_meta,
+    trajectories,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ylm.agent.convert import from_openai_messages, to_openai_messages
 from ylm.agent.parse import ToolCallParseError, parse_completion, parse_rendered
-from ylm.agent.render import render, render_text
+from ylm.agent.render import THINKING_MODES, as_rendered, render, render_text
 from ylm.agent.trajectory import (
     PHASE_HEADER_RE,
     AssistantTurn,
@@ -29,12 +39,18 @@ from ylm.agent.validate import RESERVED_MARKERS, validate
 from ylm.tokenizer.special_tokens import EOS
 
 
+@pytest.mark.parametrize("thinking", THINKING_MODES)
 @pytest.mark.parametrize("name", sorted(FIXED))
-def test_parse_rendered_round_trip(name):
+def test_parse_rendered_round_trip(name, thinking):
     traj = FIXED[name]()
-    assert parse_rendered(render(traj).text) == Trajectory(
-        turns=traj.turns, system=traj.system, tools=traj.tools
-    )
+    assert parse_rendered(render(traj, thinking=thinking).text) == strip_meta(as_rendered(traj, thinking))
+
+
+def test_all_mode_round_trips_exactly_when_the_last_turn_thinks():
+    """as_rendered changes nothing in "all" mode but a last turn's missing thinking; so text round-trips."""
+    for make in (FIXED["parallel_tools"], branch_fix):
+        traj = make()
+        assert parse_rendered(render(traj, thinking="all").text) == strip_meta(traj)
 
 
 def test_consecutive_failed_branches_round_trip():
@@ -48,7 +64,7 @@ def test_consecutive_failed_branches_round_trip():
     )
     traj.turns.insert(2, second)
     r = render(traj)
-    assert parse_rendered(r.text) == Trajectory(turns=traj.turns, system=traj.system, tools=traj.tools)
+    assert parse_rendered(r.text) == strip_meta(traj)
     assert len(render_text(traj, "context")[1]) == len(r.spans) - 2
 
 
@@ -105,115 +121,56 @@ def test_parse_completion_tools_need_names(tools):
 # ---------------------------------------------------------------- property test: any valid text round-trips
 
 
-ANY_TOOL = {
-    "name": "probe",
-    "description": "Accepts anything.",
-    "parameters": {"type": "object", "additionalProperties": True},
-}
-
-
-_FRAGMENTS = [
-    "a",
-    "Xy",
-    "019",
-    " ",
-    ".",
-    ",",
-    ":",
-    "!?",
-    "#",
-    "## ",
-    "Plan",
-    "Summary",
-    "{",
-    "}",
-    "[",
-    "]",
-    '"',
-    "'",
-    "<",
-    ">",
-    "|",
-    "/",
-    "_",
-    "-",
-    "\n",
-    "\n\n",
-    "\t",
-    "é",
-    "中",
-    "🙂",
-    "think",
-    "tool_call",
-    "<|",
-    "|>",
-]
-
-
-_TEXT = (
-    st.lists(st.sampled_from(_FRAGMENTS), min_size=1, max_size=12)
-    .map("".join)
-    .filter(
-        lambda s: s.strip() and not any(m in s for m in RESERVED_MARKERS) and not PHASE_HEADER_RE.search(s)
-    )
-)
-
-
-_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-1000, 1000) | _TEXT,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
-    max_leaves=6,
-)
-
-
-@st.composite
-def trajectories(draw) -> Trajectory:
-    turns = []
-    for _ in range(draw(st.integers(1, 3))):
-        turns.append(UserTurn(draw(_TEXT)))
-        for _ in range(draw(st.integers(0, 2))):
-            n = draw(st.integers(1, 2))
-            turns.append(
-                AssistantTurn(
-                    content=draw(st.one_of(st.just(""), _TEXT)),
-                    thinking=draw(st.one_of(st.none(), st.just(""), _TEXT)),
-                    tool_calls=[
-                        ToolCall("probe", draw(st.dictionaries(_TEXT, _JSON, max_size=3))) for _ in range(n)
-                    ],
-                )
-            )
-            turns.append(ToolTurn([ToolResponse("probe", draw(_TEXT)) for _ in range(n)]))
-        phases = draw(
-            st.lists(st.tuples(st.sampled_from(["analysis", "plan", "summary"]), _TEXT), max_size=2)
-        )
-        turns.append(AssistantTurn(content=draw(_TEXT), phases=[Phase(p, t) for p, t in phases]))
-    return Trajectory(
-        turns=turns,
-        system=draw(st.one_of(st.just(""), _TEXT)),
-        tools=[ANY_TOOL] if draw(st.booleans()) or len(turns) > 2 else [],
-    )
-
-
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
 )
 @given(trajectories())
 def test_property_render_parse_round_trip_and_mask(tok, traj):
     validate(traj)
-    r = render(traj, tok)
-    assert parse_rendered(r.text) == Trajectory(turns=traj.turns, system=traj.system, tools=traj.tools)
-    assert r.spans == assistant_char_spans(r.text)
-    supervised = tok.decode([i for i, m in zip(r.ids, r.mask, strict=True) if m], skip_special_tokens=False)
-    assert supervised == "".join(r.text[s:e] for s, e in r.spans)
+    for thinking in THINKING_MODES:
+        r = render(traj, tok, thinking=thinking)
+        assert parse_rendered(r.text) == strip_meta(as_rendered(traj, thinking))
+        assert r.spans == assistant_char_spans(r.text)
+        supervised = tok.decode([i for i, m in zip(r.ids, r.mask, strict=True) if m], skip_special_tokens=False)
+        assert supervised == "".join(r.text[s:e] for s, e in r.spans)
     exported = to_openai_messages(traj)
-    assert from_openai_messages(exported["messages"], exported["tools"]) == parse_rendered(r.text)
+    assert from_openai_messages(exported["messages"], exported["tools"]) == strip_meta(traj)
+
+
+def _without_thinking(traj: Trajectory) -> list:
+    """The flat turns with thinking dropped and answers' leading newlines stripped."""
+    return [
+        dataclasses.replace(t, thinking=None, phases=[], content=t.content.lstrip("\n"))
+        if isinstance(t, AssistantTurn)
+        else t
+        for _, t, _ in traj.flat_turns()
+    ]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
+@given(trajectories())
+def test_property_default_text_loses_only_early_thinking(traj):
+    """Parsing the template-mode text gives the all-mode trajectory but for the thinking of turns before the
+    first tool exchange, which is gone (with their answers' leading newlines)."""
+    full = parse_rendered(render(traj, thinking="all").text)
+    cut = parse_rendered(render(traj).text)
+    assert _without_thinking(cut) == _without_thinking(full)
+    flat_cut, flat_full = cut.flat_turns(), full.flat_turns()
+    first_tool = next((j for j, (_, t, _) in enumerate(flat_full) if isinstance(t, ToolTurn)), len(flat_full))
+    for j, ((_, a, _), (_, b, _)) in enumerate(zip(flat_cut, flat_full, strict=True)):
+        if j < first_tool - 1 and isinstance(b, AssistantTurn):
+            assert a.thinking is None and not a.phases
+        else:
+            assert a == b, j
 
 
 # ---------------------------------------------------------------- property test: markers are caught, never rendered
 
 
 _ANY_TEXT = (
-    st.lists(st.sampled_from(_FRAGMENTS + list(RESERVED_MARKERS)), min_size=1, max_size=8)
+    st.lists(st.sampled_from(FRAGMENTS + list(RESERVED_MARKERS)), min_size=1, max_size=8)
     .map("".join)
     .filter(lambda s: s.strip() and not PHASE_HEADER_RE.search(s))
 )
@@ -253,5 +210,4 @@ def test_property_markers_anywhere_are_rejected_else_round_trip(arguments, descr
         assert has_marker and "reserved marker" in str(err)
         return
     assert not has_marker
-    text = render(traj).text
-    assert parse_rendered(text) == Trajectory(turns=traj.turns, system=traj.system, tools=traj.tools)
+    assert parse_rendered(render(traj).text) == strip_meta(as_rendered(traj))

@@ -1,8 +1,10 @@
 """Rendering to the Youtu chat format: golden renders, loss masks, segments and reserved markers.
 
-Golden files (``tests/agent/golden/<name>.{json,txt,qwen3.json}``) hold a fixed trajectory, its rendered text
-and its ids + mask under the Qwen3 reference tokenizer with the Youtu specials added. Regenerate them after an
-intended format change with ``YLM_REGEN_GOLDEN=1 pytest tests/agent/test_render.py`` and review the diff.
+Golden files (``tests/agent/golden/<name>.{json,txt,all.txt,qwen3.json}``) hold a fixed trajectory, its rendered
+text (default and ``thinking="all"``) and its ids + mask under the Qwen3 reference tokenizer with the Youtu
+specials added. Regenerate them after an intended format change with
+``YLM_REGEN_GOLDEN=1 pytest tests/agent/test_render.py`` and review the diff. Each rule of the released
+template's format has a test of its own below.
 """
 
 from __future__ import annotations
@@ -19,12 +21,27 @@ from agent_fixtures import (
     assistant_char_spans,
     branch_fix,
     chat_only,
+    chat_then_tools,
     needs_qwen3,
     parallel_tools,
+    probe_trajectory,
 )
 
 from ylm.agent.parse import parse_rendered
-from ylm.agent.render import mask_html, render, render_segments, render_text, token_segment_kinds
+from ylm.agent.render import (
+    EMPTY_THINK,
+    TOOLS_HEAD,
+    TOOLS_TAIL,
+    as_rendered,
+    mask_html,
+    render,
+    render_call,
+    render_prompt,
+    render_segments,
+    render_text,
+    token_segment_kinds,
+    tool_block,
+)
 from ylm.agent.trajectory import AssistantTurn, ToolCall, Trajectory, TrajectoryError
 from ylm.tokenizer.special_tokens import ASSISTANT, EOS, TOOLS_OPEN, USER
 
@@ -52,6 +69,7 @@ def test_golden_text(name):
         == traj
     )
     assert render(traj).text == _golden(name, ".txt", render(traj).text)
+    assert render(traj, thinking="all").text == _golden(name, ".all.txt", render(traj, thinking="all").text)
 
 
 @needs_qwen3
@@ -63,12 +81,77 @@ def test_golden_ids_and_mask(name, tok):
     assert r.mask == want["mask"]
 
 
-def test_empty_tool_list_renders_like_no_tools():
-    with_empty = chat_only()
-    with_empty.tools = []
-    assert render(with_empty).text == render(chat_only()).text
-    assert TOOLS_OPEN not in render(with_empty).text
-    assert TOOLS_OPEN in render(parallel_tools()).text
+# ---------------------------------------------------------------- the released template's rules, one test each
+
+
+def test_parallel_calls_and_the_responses_of_a_turn_are_one_a_line():
+    text = render(parallel_tools()).text
+    assert '"Lisbon", "unit": "celsius"}}</tool_call>\n<tool_call>{"name": "get_weather"' in text
+    assert '{"temp": 19}</tool_response>\n<tool_response>{"temp": 4}</tool_response>' in text
+
+
+def test_thinking_before_the_first_tool_exchange_is_cut_in_template_mode_only():
+    traj = chat_then_tools()
+    cut, full = render(traj).text, render(traj, thinking="all").text
+    assert "A greeting and a question." not in cut and "A greeting and a question." in full
+    assert f"{ASSISTANT}Yes, with a calculator.{EOS}" in cut  # the answer's leading newline goes too
+    assert "\n</think>\n\n\nYes, with a calculator." in full
+    assert "## Plan\nUse the calculator." in cut  # the turn making the first call keeps its thinking
+    shown = as_rendered(traj)
+    assert shown.turns[1] == AssistantTurn(content="Yes, with a calculator.")
+    assert shown.turns[3] == traj.turns[3]
+    # a chat without tools: every turn but the last loses its thinking
+    assert "11 is prime" not in render(chat_only()).text and "11 is prime" in render(chat_only(), thinking="all").text
+
+
+def test_the_turn_after_a_failed_branch_keeps_its_reflection_in_template_mode():
+    assert render(branch_fix()).text == render(branch_fix(), thinking="all").text
+
+
+def test_last_turn_without_thinking_gets_the_empty_think_block():
+    traj = chat_then_tools()
+    assert render(traj).text.endswith(f"{ASSISTANT}{EMPTY_THINK}12 × 34 = 408.{EOS}")
+    with_empty = chat_then_tools()
+    with_empty.turns[-1] = AssistantTurn(thinking="", content="12 × 34 = 408.")
+    assert render(with_empty).text == render(traj).text
+    # only the last turn: a failed attempt without thinking opens with its call
+    assert f"{ASSISTANT}<tool_call>" in render(probe_trajectory({})).text
+
+
+def test_tool_block_for_tools_and_none_for_a_trajectory_without():
+    assert TOOLS_OPEN not in render(chat_only()).text
+    assert render(parallel_tools()).text.startswith("<|begin_of_text|>" + tool_block(parallel_tools().tools))
+    assert render(branch_fix()).text.startswith("<|begin_of_text|>Use tools when useful.\n\n" + TOOLS_OPEN)
+    # what the template writes for tools=[] (a trajectory cannot ask for it; test_chat_template checks)
+    assert tool_block([]) == TOOLS_HEAD + TOOLS_TAIL
+
+
+def test_tool_call_names_are_written_raw_so_one_needing_escapes_is_refused():
+    assert render_call(ToolCall("get_weather", {"city": "Oslo"})) == (
+        '<tool_call>{"name": "get_weather", "arguments": {"city": "Oslo"}}</tool_call>'
+    )
+    with pytest.raises(ValueError, match="needs JSON escaping"):
+        render_call(ToolCall('say"hi', {}))
+
+
+@pytest.mark.parametrize("name", sorted(FIXED))
+def test_generation_prompts(name):
+    traj = FIXED[name]()
+    text = render(traj).text
+    default = render_prompt(traj)
+    assert default.endswith(ASSISTANT) and text.startswith(default)
+    assert render_prompt(traj, enable_thinking=False) == default + EMPTY_THINK
+    assert render_prompt(traj, forced_thinking=True) == default + "<think>\n"
+    assert render_prompt(traj, enable_thinking=False, forced_thinking=True) == default + EMPTY_THINK
+    last = traj.turns[-1]
+    assert text.startswith(render_prompt(traj, enable_thinking=False)) == (not last.thinking_text())
+
+
+def test_bad_thinking_mode_is_a_value_error():
+    with pytest.raises(ValueError, match="allowed: template, all"):
+        render(chat_only(), thinking="none")
+    with pytest.raises(ValueError, match="enable_thinking must be a bool"):
+        render_prompt(chat_only(), enable_thinking="no")
 
 
 @pytest.mark.parametrize("name", sorted(FIXED))

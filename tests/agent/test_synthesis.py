@@ -7,11 +7,11 @@ import json
 import re
 
 import pytest
+from agent_fixtures import strip_meta
 
-from ylm.agent.chat_template import hf_chat_tokenizer
-from ylm.agent.convert import to_openai_messages
+from ylm.agent.chat_template import hf_chat_tokenizer, template_mismatches
 from ylm.agent.parse import parse_rendered
-from ylm.agent.render import render
+from ylm.agent.render import THINKING_MODES, as_rendered, render
 from ylm.agent.synth import (
     CATEGORIES,
     SynthConfig,
@@ -227,23 +227,23 @@ def test_committed_set_is_valid_renders_and_round_trips(manifest):
         for traj in load_synthetic(category):
             validate(traj)
             assert "synthetic" in traj.meta
-            text = render(traj, check=False).text
-            for payload in re.findall(r"<tool_call>(.*?)</tool_call>", text, flags=re.S):
-                assert set(json.loads(payload)) == {"name", "arguments"}
-            assert parse_rendered(text) == Trajectory(turns=traj.turns, system=traj.system, tools=traj.tools)
+            for thinking in THINKING_MODES:
+                text = render(traj, check=False, thinking=thinking).text
+                for payload in re.findall(r"<tool_call>(.*?)</tool_call>", text, flags=re.S):
+                    assert set(json.loads(payload)) == {"name", "arguments"}
+                assert parse_rendered(text) == strip_meta(as_rendered(traj, thinking))
+
+
+TEMPLATE_SAMPLE = 5  # trajectories per category, spread over the file
 
 
 @pytest.mark.skipif(not reference_path("qwen3").exists(), reason="Qwen3 reference tokenizer not fetched")
 def test_template_equals_renderer_on_synthetic_samples(manifest):
-    tok = load_reference("qwen3", youtu_specials=True)
-    hf = hf_chat_tokenizer(tok)
+    hf = hf_chat_tokenizer(load_reference("qwen3", youtu_specials=True))
     for category in CATEGORIES:
-        for traj in load_synthetic(category)[:2]:
-            exported = to_openai_messages(traj)
-            assert (
-                hf.apply_chat_template(exported["messages"], tools=exported["tools"] or None, tokenize=False)
-                == render(traj).text
-            )
+        trajs = load_synthetic(category)
+        for traj in trajs[:: max(1, len(trajs) // TEMPLATE_SAMPLE)][:TEMPLATE_SAMPLE]:
+            assert template_mismatches(traj, hf) == [], traj.id
 
 
 @pytest.mark.parametrize("category", ["math", "research", "tool_use"])

@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ylm.model.accounting import PEERS, kv_bytes_per_token, param_count, same_heads_mha
+from ylm.model.accounting import (
+    PEERS,
+    attention_params,
+    kv_bytes_per_token,
+    param_count,
+    param_matched,
+    same_heads_mha,
+)
 from ylm.model.causal_lm import CausalLM
-from ylm.model.config import tiny_gqa, tiny_mla, youtu_2b
+from ylm.model.config import small_mla, tiny_gqa, tiny_mla, youtu_2b
 
 
 def test_youtu_2b_parameter_count_on_meta():
@@ -84,3 +91,34 @@ def test_negative_sizes_raise():
         PEERS[0].kv_bytes_per_token(-1)
     assert kv_cache_bytes(cfg, 0) == 0
     assert kv_cache_bytes(cfg, 3, batch=2, dtype=2) == 6 * kv_bytes_per_token(cfg, 2)
+
+
+def test_param_matched_by_hand():
+    mla = small_mla()
+    gqa = mla.replace(attn_kind="gqa", num_key_value_heads=2, head_dim=64)
+    # per layer, MLA attention 967,168 vs GQA 655,360: 311,808 more, i.e. 203 MLP units of 3 * 512 parameters;
+    # the nearest multiple of 64 is 192 units, so intermediate_size 1536 + 192
+    assert attention_params(mla) - attention_params(gqa) == 311_808
+    matched = param_matched(gqa, param_count(mla))
+    assert matched.intermediate_size == 1728
+    assert attention_params(matched) == attention_params(gqa)  # attention, and so the cache, untouched
+    assert param_matched(gqa, param_count(mla), multiple=1).intermediate_size == 1536 + 203
+
+
+@pytest.mark.parametrize("multiple", [1, 8, 64])
+def test_param_matched_lands_on_the_nearest_multiple(multiple):
+    target = param_count(tiny_mla())
+    matched = param_matched(tiny_gqa("mha"), target, multiple)
+    assert matched.intermediate_size % multiple == 0
+    miss = abs(param_count(matched) - target)
+    for step in (-multiple, multiple):
+        if matched.intermediate_size + step > 0:
+            neighbour = matched.replace(intermediate_size=matched.intermediate_size + step)
+            assert abs(param_count(neighbour) - target) >= miss
+
+
+@pytest.mark.parametrize("target, multiple, field", [(0, 64, "target"), (10**6, 0, "multiple"),
+                                                     (True, 64, "target"), (10**6, 2.5, "multiple")])
+def test_param_matched_rejects_bad_input(target, multiple, field):
+    with pytest.raises(ValueError, match=field):
+        param_matched(tiny_gqa(), target, multiple)

@@ -128,3 +128,20 @@ def test_load_hf_reads_sharded_checkpoints_with_a_repeated_tied_head(tmp_path):
     (tmp_path / "model.safetensors.index.json").unlink()
     with pytest.raises(ValueError, match="model.safetensors"):
         load_hf(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["default", "yarn_mscale"])
+def test_bf16_rope_tables_match_from_pretrained(name, tmp_path):
+    # transformers builds its RoPE tables in fp32 under from_pretrained(dtype=bf16); ours stay fp32 through
+    # .to(bf16), so both roads rotate by the same angles even at position 10^5.
+    _, ours = _pair(name)
+    save_hf(ours, tmp_path / "ckpt")
+    hf = YoutuForCausalLM.from_pretrained(tmp_path / "ckpt", dtype=torch.bfloat16)
+    ours = ours.to(torch.bfloat16)
+    assert torch.equal(ours.model.rotary_emb.inv_freq, hf.model.rotary_emb.inv_freq)
+    positions = torch.arange(0, 100_000, 997)
+    cos, sin = ours.model.rotary_emb(positions)
+    ref_cos, ref_sin = hf.model.rotary_emb(torch.zeros(1, dtype=torch.float32), positions[None])
+    half = cos.shape[-1]
+    assert torch.allclose(cos, ref_cos[0, :, :half], atol=1e-6)
+    assert torch.allclose(sin, ref_sin[0, :, :half], atol=1e-6)

@@ -113,7 +113,7 @@ def test_replace_revalidates():
 
 
 def test_decode_timing_helpers_leave_context_fixed(monkeypatch: pytest.MonkeyPatch):
-    from ylm.timing import decode_step_seconds, decode_step_seconds_interleaved
+    from ylm.timing import decode_step_samples, decode_step_seconds
 
     model = _model()
     seen = []
@@ -121,21 +121,47 @@ def test_decode_timing_helpers_leave_context_fixed(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(model, "forward", lambda ids, cache=None: (seen.append(cache.length), forward(ids, cache))[1])
     assert decode_step_seconds(model, 16, repeats=3, warmup=1) > 0
     assert seen == [16] * 4  # every timed step sees exactly 16 cached tokens, never a growing cache
-    secs = decode_step_seconds_interleaved({"a": model, "b": _model(attn_impl="naive")}, 16, repeats=2)
-    assert set(secs) == {"a", "b"} and all(s > 0 for s in secs.values())
+    samples = decode_step_samples({"a": model, "b": _model(attn_impl="naive")}, 16, repeats=2)
+    assert set(samples) == {"a", "b"} and all(len(s) == 2 and min(s) > 0 for s in samples.values())
     with pytest.raises(ValueError, match="repeats"):
         decode_step_seconds(model, 4, repeats=0)
 
 
+def test_random_past_fills_the_cache_and_leaves_one_slot():
+    from ylm.timing import random_past
+
+    model = _model()
+    cache, token = random_past(model, 10, batch=2, seed=3)
+    assert (cache.length, cache.max_len, tuple(token.shape)) == (10, 11, (2, 1))
+    assert all(t.std() > 0.5 for layer in cache.layers for t in layer.filled(10))  # random, not the zeros
+    again, _ = random_past(model, 10, batch=2, seed=3)
+    assert torch.equal(cache.layers[1].kv, again.layers[1].kv)  # seeded
+
+
 def test_interleaved_timing_takes_turns_and_runs_between_untimed():
-    from ylm.timing import interleaved_median_seconds
+    from ylm.timing import interleaved_median_seconds, interleaved_seconds
 
     calls = []
     steps = {"slow": lambda: (calls.append("slow"), time.sleep(0.02)), "fast": lambda: calls.append("fast")}
-    secs = interleaved_median_seconds(steps, repeats=3, warmup=1,
-                                      between={"fast": lambda: (calls.append("reset"), time.sleep(0.05))})
+    between = {"fast": lambda: (calls.append("reset"), time.sleep(0.05))}
+    secs = interleaved_median_seconds(steps, repeats=3, warmup=1, between=between)
     assert calls == ["slow", "fast", "reset"] * 4
     assert secs["slow"] >= 0.02 > secs["fast"]  # the 50 ms reset after "fast" is not timed
+    samples = interleaved_seconds(steps, repeats=4, warmup=0)
+    assert [len(s) for s in samples.values()] == [4, 4] and min(samples["slow"]) >= 0.02
+
+
+def test_quartiles_and_thread_count():
+    from ylm.timing import quartiles, torch_threads
+
+    assert quartiles([4.0, 1.0, 3.0, 2.0, 5.0]) == (2.0, 3.0, 4.0)
+    assert quartiles([7.0]) == (7.0, 7.0, 7.0)
+    with pytest.raises(ValueError, match="samples"):
+        quartiles([])
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Compression metrics: token counts, relative differences, nanochat table, raw token bytes and bits per byte."""
+"""Compression metrics: token counts, relative differences, nanochat table, raw token bytes, bits per byte,
+the paper's claim and what tool-call tags cost in plain text."""
 
 import math
 
@@ -9,6 +10,7 @@ from ylm.tokenizer.compression import (
     bits_per_byte,
     compression_table,
     count_tokens,
+    document_tokens,
     nanochat_table,
     relative_diff,
     token_byte_lengths,
@@ -35,6 +37,8 @@ def test_count_tokens_bytes_chars(tok):
     assert math.isclose(c.bytes_per_token, c.bytes / c.tokens)
     docs = [PROBES["news"], PROBES["numbers"]]
     assert count_tokens(tok, docs).tokens == sum(count_tokens(tok, d).tokens for d in docs)
+    assert document_tokens(tok, docs) == [count_tokens(tok, d).tokens for d in docs]
+    assert document_tokens(tok, PROBES["news"]) == [count_tokens(tok, PROBES["news"]).tokens]
 
 
 def test_specials_in_documents_counted_as_text(tok):
@@ -93,6 +97,10 @@ def test_paper_claim_check(tok):
     rows = paper_claim_check(table, "ours", {"general": "g", "reasoning": "r"})
     assert [r["claim"] for r in rows] == ["general", "reasoning"]
     assert all(r["measured_%"] == 0 and not r["holds"] and not r["same_sign"] for r in rows)
+    assert {r["verdict"] for r in rows} == {"does NOT hold (ours needs more tokens)"}
+    bytes_only = train_tokenizer([PROBES["news"]], TokenizerConfig(vocab_size=256 + 16))
+    table = compression_table({"llama3": bytes_only, "ours": tok}, {"g": PROBES["news"]})
+    assert paper_claim_check(table, "ours", {"general": "g"})[0]["verdict"] == "HOLDS"
     with pytest.raises(ValueError, match="claim"):
         paper_claim_check(table, "ours", {"chinese": "g"})
 
@@ -120,3 +128,32 @@ def test_bad_inputs_raise_value_errors(tok):
         nanochat_table(table, "youtu", "base")
     with pytest.raises(ValueError, match="baseline 'llama3'"):
         nanochat_table(table, "ours")
+
+
+def test_tag_token_counts_by_kind_of_tag(tok):
+    from tokenizers import AddedToken, Tokenizer
+
+    from ylm.tokenizer.compression import TOOL_TAGS, tag_token_counts
+    from ylm.tokenizer.staged import vocab_from_tokenizer
+
+    bare = Tokenizer(vocab_from_tokenizer(tok).to_model())  # the same BPE without any added token
+    bare.pre_tokenizer = tok.pre_tokenizer
+    qwen_like = Tokenizer.from_str(bare.to_str())
+    qwen_like.add_tokens([AddedToken(t, special=False, normalized=False) for t in TOOL_TAGS])
+    text = PROBES["json_tool_calls"]
+    table = tag_token_counts({"ours": tok, "bare": bare, "qwen_like": qwen_like}, text).set_index("tokenizer")
+    assert list(table.tag_kind) == ["special", "no such token", "non-special added"]
+    assert table.tokens_per_tag["qwen_like"] == [1, 1, 1, 1]
+    assert table.tokens_per_tag["ours"] == table.tokens_per_tag["bare"]  # a special tag is spelled out
+    assert min(table.tokens_per_tag["ours"]) > 1
+    assert table.tokens["ours"] == table.tokens["bare"] > table.tokens["qwen_like"]
+    assert table.in_tags["qwen_like"] == sum(text.count(t) for t in TOOL_TAGS)
+    assert (table.in_tags + table.outside == table.tokens).all()
+
+
+def test_heldout_by_source_splits_each_domain():
+    from ylm.tokenizer.compression import heldout_by_source, heldout_texts
+
+    stem = heldout_by_source("stem")
+    assert set(stem) == {"champ", "sympy-docs"}
+    assert sorted(t for docs in stem.values() for t in docs) == sorted(heldout_texts(["stem"])["stem"])

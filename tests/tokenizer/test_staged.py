@@ -60,7 +60,8 @@ def test_first_new_merge_is_most_frequent_pair():
 
 def test_filter_drops_tokens_the_new_pretokenization_cannot_make():
     config = TokenizerConfig(vocab_size=256 + 16 + 200, pretokenizer="llama3")  # digit groups of 3
-    base = vocab_from_tokenizer(train_tokenizer(["12345 678 1234 12 " * 20 + "hello world " * 20], config))
+    corpus = ["12345 678 1234 12 " * 20 + "hello world " * 20]
+    base = vocab_from_tokenizer(train_tokenizer(corpus, config, allow_smaller=True))
     assert any(t.isdigit() and len(t) > 1 for t in base.tokens)
     kept, dropped = filter_vocab(base, pretokenizer="youtu")
     assert not [
@@ -71,7 +72,7 @@ def test_filter_drops_tokens_the_new_pretokenization_cannot_make():
     # Every kept merge's parents are kept (otherwise encoding could never reach the child).
     present = set(kept.tokens)
     assert all(a in present and b in present for a, b in kept.merges)
-    code_vocab = vocab_from_tokenizer(train_tokenizer(CODE, config))
+    code_vocab = vocab_from_tokenizer(train_tokenizer(CODE, config, allow_smaller=True))
     ascii_kept, why = filter_vocab(code_vocab, "youtu", ascii_only=True, single_chars=False)
     assert all(max(token_bytes(t)) < 128 for t in ascii_kept.tokens[256:]) and why.get("non-ASCII", 0) > 0
     with_chars, _ = filter_vocab(code_vocab, "youtu", ascii_only=True)
@@ -165,7 +166,7 @@ def test_youtu_staged_layout_and_top_up():
 
     source_cfg = TokenizerConfig(vocab_size=256 + 16 + 400, pretokenizer="llama3")
     source = vocab_from_tokenizer(
-        train_tokenizer(GENERAL * 3 + CODE + ["2024 1999 31415 é é ü"] * 5, source_cfg)
+        train_tokenizer(GENERAL * 3 + CODE + ["2024 1999 31415 é é ü"] * 5, source_cfg, allow_smaller=True)
     )
     config = TokenizerConfig(vocab_size=256 + 16 + 300, special_slots=16, min_frequency=2)
     tok, report = youtu_staged(source, [CODE], config, base_size=256 + 100)

@@ -9,6 +9,7 @@
     chat_template  the Youtu Jinja chat template and a transformers tokenizer that carries it
     tools          the real tools: calculator, Python test sandbox, BM25 search/read
     synth          small synthetic trajectory sets (math, code, research, tool use) built with those tools
+    stats          tokens and loss per category, the mix against the paper's, agreement with the template
 
 Imports the top level (paths, data, timing) and ``ylm.tokenizer``, never model or train.
 """

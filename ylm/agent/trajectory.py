@@ -18,15 +18,24 @@ was a failed branch's observation (several failures = several Branches).
 the field) for JSON of the wrong shape (a missing or non-object field, malformed argument JSON), never a
 ``KeyError``. ``ylm.agent.validate`` checks the rest (tools, schemas, turn grammar, reserved markers);
 ``ylm.agent.render`` renders trajectories to the Youtu chat format with a loss mask.
+
+The JSON is strict, read and written: no NaN or Infinity (``read_json`` rejects them, writers pass
+``allow_nan=False``), no lone surrogates (text must encode as UTF-8), and objects and arrays nest at most
+``MAX_DEPTH`` levels inside a value (tool-call arguments, a tool schema, meta). The depth bound keeps every
+recursive step (``json.dumps``/``json.loads``, the schema check) far from Python's recursion limit, so a value
+that validates also renders and reads back; ``json_problem`` checks a value, ``read_json`` measures JSON text
+before decoding it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 FORMAT_VERSION = 1
 PHASES: tuple[str, ...] = ("analysis", "plan", "action", "reflection", "summary")
@@ -34,6 +43,14 @@ ROLES: tuple[str, ...] = ("user", "assistant", "tool", "branch")
 
 # A line like "## Plan" opens a phase inside the thinking block.
 PHASE_HEADER_RE = re.compile(r"^## (Analysis|Plan|Action|Reflection|Summary)$", re.MULTILINE)
+
+# Deepest nesting of objects and arrays in one JSON value of a trajectory (arguments, a tool schema, meta),
+# the value itself counting as level 1. Real tool schemas nest a few levels; 64 leaves room and stays far
+# below Python's recursion limit (1000), which json.dumps/json.loads and the schema check run into.
+MAX_DEPTH = 64
+# Levels the trajectory document puts around a value: a failed attempt's arguments sit inside
+# document > turns > branch > attempt > tool_calls > call.
+_DOCUMENT_DEPTH = 6
 
 
 class TrajectoryError(ValueError):
@@ -43,6 +60,12 @@ class TrajectoryError(ValueError):
         self.turn, self.field, self.message = turn, field, message
         where = "trajectory" if turn is None else f"turn {turn}"
         super().__init__(f"{where}, field {field!r}: {message}")
+
+
+def need_arg(value: Any, kind: type, name: str) -> None:
+    """A public entry point's argument ``name`` is a ``kind``; a ``ValueError`` naming both otherwise."""
+    if not isinstance(value, kind):
+        raise ValueError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
 
 
 @dataclass
@@ -139,13 +162,13 @@ class Trajectory:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False)
+        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Trajectory:
         if not isinstance(data, dict):
             raise TrajectoryError(
-                None, "json", f"a trajectory must be a JSON object, got {type(data).__name__}"
+                None, "json", f"data must be a JSON object (a dict of fields), got {type(data).__name__}"
             )
         version = data.get("version")
         if version != FORMAT_VERSION:
@@ -165,11 +188,94 @@ class Trajectory:
 
     @classmethod
     def from_json(cls, text: str) -> Trajectory:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise TrajectoryError(None, "json", f"malformed JSON: {err}") from err
-        return cls.from_dict(data)
+        need_arg(text, str, "text")
+        return cls.from_dict(read_json(text, None, "json", _DOCUMENT_DEPTH))
+
+
+# ---------------------------------------------------------------- strict JSON
+
+
+def walk_json(value: Any, path: str) -> Iterator[tuple[str, Any, int]]:
+    """(path, node, depth) for ``value`` and everything in it, in document order; an object's keys are nodes
+    too (path ``<object> key '<key>'``). ``depth`` counts the objects and arrays from ``value`` down to the
+    node, the node included. Iterative, and it enters nothing deeper than ``MAX_DEPTH``."""
+    stack = [(path, value, 0)]
+    while stack:
+        where, node, outer = stack.pop()
+        depth = outer + isinstance(node, (dict, list))
+        yield where, node, depth
+        if depth > MAX_DEPTH:
+            continue
+        if isinstance(node, dict):
+            children = [
+                child
+                for key, item in node.items()
+                for child in ((f"{where} key {key!r}", key, depth), (f"{where}.{key}", item, depth))
+            ]
+        elif isinstance(node, list):
+            children = [(f"{where}[{k}]", item, depth) for k, item in enumerate(node)]
+        else:
+            continue
+        stack += reversed(children)
+
+
+_JSON_TYPES = (dict, list, str, int, float, type(None))  # bool is an int
+# Any surrogate code point in a str is unpaired as far as UTF-8 goes: encoding it raises.
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+
+
+def json_problem(value: Any, path: str) -> str | None:
+    """The first way ``value`` is not strict JSON, naming its path: a non-JSON type, a non-string key,
+    NaN/Infinity, a lone surrogate, or nesting deeper than ``MAX_DEPTH``; None when it is strict JSON."""
+    for where, node, depth in walk_json(value, path):
+        if not isinstance(node, _JSON_TYPES):
+            return f"{where} is not JSON-serialisable: a {type(node).__name__}"
+        if depth > MAX_DEPTH:
+            return f"{where} is nested deeper than {MAX_DEPTH} levels (MAX_DEPTH)"
+        if isinstance(node, dict) and not all(isinstance(key, str) for key in node):
+            return f"{where} has a non-string key; JSON object keys are strings"
+        if isinstance(node, float) and not math.isfinite(node):
+            return f"{where} is {node!r}; NaN and Infinity are not valid JSON"
+        if isinstance(node, str) and (found := _SURROGATE_RE.search(node)):
+            return f"{where} contains the lone surrogate {found.group()!r}, which UTF-8 cannot encode"
+    return None
+
+
+# A JSON string literal, escapes included (removed before counting brackets).
+_JSON_STRING_RE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def _json_text_depth(text: str) -> int:
+    """How deeply the objects and arrays of JSON text nest, counted without decoding it (decoding
+    recurses)."""
+    depth = deepest = 0
+    for bracket in re.findall(r"[\[\]{}]", _JSON_STRING_RE.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not valid JSON (NaN and Infinity are not allowed)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 decodes to inf without passing through parse_constant
+        raise ValueError(f"{text} overflows to {value}; NaN and Infinity are not allowed")
+    return value
+
+
+def read_json(text: str, turn: int | None, where: str, envelope: int = 0) -> Any:
+    """Strict JSON from ``text``, a ``TrajectoryError`` naming ``where`` otherwise: malformed, NaN/Infinity,
+    or nested deeper than ``MAX_DEPTH`` plus ``envelope``, the levels the format wraps around the value."""
+    limit = MAX_DEPTH + envelope
+    if _json_text_depth(text) > limit:
+        raise TrajectoryError(turn, where, f"JSON nested deeper than {limit} levels (MAX_DEPTH + {envelope})")
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except ValueError as err:  # JSONDecodeError, or a constant/float rejected above
+        raise TrajectoryError(turn, where, f"malformed JSON: {err}") from err
 
 
 # ---------------------------------------------------------------- (de)serialisation
@@ -204,10 +310,7 @@ def _turn_to_dict(t: Turn) -> dict[str, Any]:
 def parse_arguments(raw: Any, turn: int | None, where: str) -> dict[str, Any]:
     """Tool-call arguments from a dict or a JSON string (OpenAI style); malformed JSON is an error."""
     if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise TrajectoryError(turn, where, f"malformed JSON: {err}") from err
+        raw = read_json(raw, turn, where)
     if not isinstance(raw, dict):
         raise TrajectoryError(turn, where, f"must be a JSON object, got {type(raw).__name__}")
     return raw
@@ -285,6 +388,14 @@ def _turn_from_dict(d: dict[str, Any], i: int) -> Turn:
 
 
 def load_jsonl(path: str | Path) -> list[Trajectory]:
-    """Trajectories from a JSONL file, one ``Trajectory.to_json()`` per line."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [Trajectory.from_json(line) for line in lines if line.strip()]
+    """Trajectories from a JSONL file, one ``Trajectory.to_json()`` per line; a bad line is a
+    ``TrajectoryError`` whose message names the file and the line (1-based)."""
+    trajs = []
+    # split on "\n" only: to_json writes U+2028 and the other Unicode line breaks raw inside strings
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").split("\n"), start=1):
+        if line.strip():
+            try:
+                trajs.append(Trajectory.from_json(line))
+            except TrajectoryError as err:
+                raise TrajectoryError(err.turn, err.field, f"{err.message} ({path}, line {n})") from None
+    return trajs

@@ -1,12 +1,18 @@
 """Validation of agent trajectories: tools, tool calls, the turn grammar, text and reserved markers.
 
-``validate`` raises ``TrajectoryError`` (a ``ValueError``) naming the turn index and the field: unknown tool,
-arguments that do not match the tool's schema (``ylm.agent.schema``: type, required, properties, enum,
-items; a key the schema does not list is an error unless it sets ``additionalProperties: true``), a tool
-response with no call, a call never answered, empty required content, a turn out of order (the grammar:
-a user turn first or after a final answer; an assistant turn after a user or tool turn; a tool turn answers
-every call of the assistant turn before it, in order; the trajectory ends with an assistant turn), and a
-reflection phase that does not match the failed branches.
+``validate`` raises ``TrajectoryError`` (a ``ValueError``) naming the turn index and the field: a tool list of
+the wrong shape (``ylm.agent.schema.tool_index``: names, strict JSON, the schema subset's shapes at every
+depth), unknown tool, arguments that do not match the tool's schema (``ylm.agent.schema``: type, required,
+properties, enum, items; a key the schema does not list is an error unless it sets
+``additionalProperties: true``), a tool response with no call, a call never answered, empty required content,
+a turn out of order (the grammar: a user turn first or after a final answer; an assistant turn after a user or
+tool turn; a tool turn answers every call of the assistant turn before it, in order; the trajectory ends with
+an assistant turn), and a reflection phase that does not match the failed branches.
+
+What validates also renders, encodes and reads back: every JSON value (arguments, tool schemas, and the
+unrendered ``id`` and ``meta`` that ``to_json`` writes) is strict JSON
+(``ylm.agent.trajectory.json_problem``: no NaN/Infinity, nesting at most ``MAX_DEPTH``), and no text, key or
+string value holds a lone surrogate, which UTF-8 cannot encode.
 
 Reserved markers (the Youtu special-token spellings) may appear nowhere in rendered text: not in free text,
 not in tool-call arguments (keys and string values, at any depth), not in the tool schemas (names,
@@ -20,10 +26,9 @@ fix. Callers that collect real observations skip and count such trajectories
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from ylm.agent.schema import ToolCallError, check_tool_call, schema_type
+from ylm.agent.schema import ToolCallError, ToolSchemaError, check_tool_call, tool_index
 from ylm.agent.trajectory import (
     PHASE_HEADER_RE,
     PHASES,
@@ -34,6 +39,9 @@ from ylm.agent.trajectory import (
     TrajectoryError,
     Turn,
     UserTurn,
+    json_problem,
+    need_arg,
+    walk_json,
 )
 from ylm.tokenizer.special_tokens import YOUTU_SPECIAL_TOKENS
 
@@ -41,42 +49,32 @@ from ylm.tokenizer.special_tokens import YOUTU_SPECIAL_TOKENS
 RESERVED_MARKERS: tuple[str, ...] = YOUTU_SPECIAL_TOKENS
 
 
+def _marker_in(text: str) -> str | None:
+    return next((m for m in RESERVED_MARKERS if m in text), None)
+
+
+def _check_strict(value: Any, turn: int | None, where: str) -> None:
+    """Strict JSON (``json_problem``), so that what is written encodes as UTF-8 and reads back."""
+    if problem := json_problem(value, where):
+        raise TrajectoryError(turn, where, problem)
+
+
 def _check_text(text: Any, turn: int | None, where: str, required: bool = True) -> None:
     if not isinstance(text, str):
         raise TrajectoryError(turn, where, f"must be a string, got {type(text).__name__}")
     if required and not text.strip():
         raise TrajectoryError(turn, where, "is empty but content is required here")
-    for marker in RESERVED_MARKERS:
-        if marker in text:
-            raise TrajectoryError(turn, where, f"contains the reserved marker {marker!r}")
+    if marker := _marker_in(text):
+        raise TrajectoryError(turn, where, f"contains the reserved marker {marker!r}")
+    _check_strict(text, turn, where)  # a lone surrogate
 
 
-def _find_marker(value: Any, path: str) -> tuple[str, str] | None:
-    """(path, marker) of the first reserved marker in a JSON value's keys or strings, at any depth."""
-    if isinstance(value, str):
-        return next(((path, m) for m in RESERVED_MARKERS if m in value), None)
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = _find_marker(key, f"{path} key {key!r}") or _find_marker(item, f"{path}.{key}")
-            if found:
-                return found
-    if isinstance(value, (list, tuple)):
-        for k, item in enumerate(value):
-            found = _find_marker(item, f"{path}[{k}]")
-            if found:
-                return found
-    return None
-
-
-def _check_json(value: Any, turn: int | None, where: str, path: str) -> None:
-    """JSON-serialisable and free of reserved markers (which would land verbatim in the rendered JSON)."""
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError) as err:
-        raise TrajectoryError(turn, where, f"not JSON-serialisable: {err}") from err
-    found = _find_marker(value, path)
-    if found:
-        raise TrajectoryError(turn, where, f"{found[0]} contains the reserved marker {found[1]!r}")
+def _check_markers(value: Any, turn: int | None, where: str, path: str) -> None:
+    """No reserved marker in a JSON value's keys or strings, at any depth (they land verbatim in the
+    rendered JSON)."""
+    for at, node, _ in walk_json(value, path):
+        if isinstance(node, str) and (marker := _marker_in(node)):
+            raise TrajectoryError(turn, where, f"{at} contains the reserved marker {marker!r}")
 
 
 def _check_assistant(t: AssistantTurn, i: int, tools: dict[str, dict], prefix: str) -> None:
@@ -104,14 +102,12 @@ def _check_assistant(t: AssistantTurn, i: int, tools: dict[str, dict], prefix: s
             raise TrajectoryError(i, f"{prefix}phases[{k}].text", "contains a '## Phase' header line")
     for k, call in enumerate(t.tool_calls):
         where = f"{prefix}tool_calls[{k}]"
+        # a reserved marker outranks a schema error (an unknown key may be the marker itself)
+        _check_markers(call.arguments, i, f"{where}.arguments", "arguments")
         try:
             check_tool_call(call, tools)
         except ToolCallError as err:
-            if err.field == "arguments" and isinstance(call.arguments, dict):
-                # a reserved marker outranks a schema error (an unknown key may be the marker itself)
-                _check_json(call.arguments, i, f"{where}.arguments", "arguments")
             raise TrajectoryError(i, f"{where}.{err.field}", err.message) from None
-        _check_json(call.arguments, i, f"{where}.arguments", "arguments")
 
 
 def _check_tool_turn(t: ToolTurn, i: int, prefix: str, calls: list[ToolCall] | None) -> None:
@@ -135,17 +131,16 @@ def _check_tool_turn(t: ToolTurn, i: int, prefix: str, calls: list[ToolCall] | N
 
 def validate(traj: Trajectory) -> Trajectory:
     """Raise ``TrajectoryError`` for the first problem found; return the trajectory when it is valid."""
+    need_arg(traj, Trajectory, "traj")
     _check_text(traj.system, None, "system", required=False)
-    tools: dict[str, dict] = {}
+    _check_strict(traj.id, None, "id")
+    _check_strict(traj.meta, None, "meta")
+    try:
+        tools = tool_index(traj.tools)
+    except ToolSchemaError as err:
+        raise TrajectoryError(None, err.field, err.message) from None
     for k, tool in enumerate(traj.tools):
-        if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) or not tool["name"]:
-            raise TrajectoryError(None, f"tools[{k}].name", "every tool needs a non-empty string name")
-        _check_json(tool, None, f"tools[{k}]", f"tools[{k}]")  # the whole schema is rendered as JSON
-        try:
-            schema_type(tool.get("parameters", {"type": "object"}))
-        except ValueError as err:
-            raise TrajectoryError(None, f"tools[{k}].parameters", str(err)) from err
-        tools[tool["name"]] = tool
+        _check_markers(tool, None, f"tools[{k}]", f"tools[{k}]")  # the whole schema is rendered as JSON
     flat = traj.flat_turns()
     if not flat:
         raise TrajectoryError(None, "turns", "a trajectory needs at least one turn")

@@ -8,6 +8,7 @@
     causal_lm    CausalLM: forward, init_cache, greedy generate, naive vs absorbed check
     hf           from_hf/to_hf config renames; save_hf/load_hf safetensors directories
     accounting   analytic parameter counts and KV-cache bytes; the peer model table
+    decode_cost  bytes and FLOPs per cached token, parameter-matched baselines, decode timing (notebook 02)
 
 Imports only the top level (``ylm.paths``, ``ylm.data``, ``ylm.timing``), never tokenizer, agent or train.
 """

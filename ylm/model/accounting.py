@@ -1,5 +1,8 @@
 """Analytic parameter counts and KV-cache bytes, from a config alone (no weights needed).
 
+Parameters per layer: attention + 3 d d_ff (SwiGLU) + 2 d (norms); ``param_matched`` moves d_ff so that a
+baseline has as many parameters as the model it is compared with.
+
 KV-cache elements per token per layer:
     MLA absorbed   r + d_rope                    (Youtu-2B: 512 + 64 = 576)
     MLA naive      H (d_nope + d_rope + d_v)     (Youtu-2B: 16 * (192 + 128) = 5120)
@@ -14,12 +17,13 @@ from dataclasses import dataclass
 
 import torch
 
-from ylm.model.config import ModelConfig
+from ylm.model.config import ModelConfig, check_int
 
 DTYPE_BYTES = {torch.float32: 4, torch.float64: 8, torch.bfloat16: 2, torch.float16: 2}
 
 
-def _bytes(dtype: torch.dtype | int) -> int:
+def dtype_bytes(dtype: torch.dtype | int) -> int:
+    """Bytes per element of ``dtype`` (a torch dtype, or a positive byte count passed through)."""
     if isinstance(dtype, numbers.Integral) and not isinstance(dtype, bool):
         if dtype <= 0:
             raise ValueError(f"dtype={dtype}: a byte count per element must be a positive integer")
@@ -57,6 +61,20 @@ def param_count(c: ModelConfig) -> int:
     return embed + head + c.num_hidden_layers * per_layer + d
 
 
+def param_matched(c: ModelConfig, target: int, multiple: int = 64) -> ModelConfig:
+    """``c`` with its MLP width moved, in steps of ``multiple``, so ``param_count`` lands nearest ``target``.
+
+    The MLP width is the knob because it leaves attention alone: a baseline matched this way keeps the KV
+    cache and attention FLOPs it is named for. Each unit of width costs 3 d L parameters (SwiGLU's gate, up,
+    down in every layer), so the count is linear in it and the nearest multiple is found directly.
+    """
+    check_int("target", target)
+    check_int("multiple", multiple)
+    per_unit = 3 * c.hidden_size * c.num_hidden_layers
+    width = c.intermediate_size + (target - param_count(c)) / per_unit
+    return c.replace(intermediate_size=max(multiple, multiple * round(width / multiple)))
+
+
 # ---- KV cache --------------------------------------------------------------------------------------
 def kv_elements_per_token_per_layer(c: ModelConfig, impl: str | None = None) -> int:
     """Numbers one layer caches per token; ``impl`` overrides ``c.attn_impl`` for MLA."""
@@ -72,7 +90,7 @@ def kv_elements_per_token_per_layer(c: ModelConfig, impl: str | None = None) -> 
 
 def kv_bytes_per_token(c: ModelConfig, dtype: torch.dtype | int = torch.bfloat16, impl: str | None = None) -> int:
     """Cache bytes one token costs across all layers."""
-    return kv_elements_per_token_per_layer(c, impl) * c.num_hidden_layers * _bytes(dtype)
+    return kv_elements_per_token_per_layer(c, impl) * c.num_hidden_layers * dtype_bytes(dtype)
 
 
 def kv_cache_bytes(c: ModelConfig, tokens: int, batch: int = 1, dtype: torch.dtype | int = torch.bfloat16,
@@ -102,7 +120,7 @@ class PeerModel:
     source: str
 
     def kv_bytes_per_token(self, dtype: torch.dtype | int = torch.bfloat16) -> int:
-        return 2 * self.kv_heads * self.head_dim * self.layers * _bytes(dtype)
+        return 2 * self.kv_heads * self.head_dim * self.layers * dtype_bytes(dtype)
 
 
 # Each row is copied from the model's config.json on the Hugging Face Hub (checked against two independent

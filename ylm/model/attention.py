@@ -167,11 +167,35 @@ class MLA(nn.Module):
         return torch.matmul(o_lat, w_uv.transpose(1, 2))                        # [B, H, T, d_v]: unfold W_uv
 
 
-class GQA(nn.Module):
-    """Llama-style attention with H query heads and H_kv K/V heads: MHA (H_kv = H), GQA, MQA (H_kv = 1)."""
+def grouped_matmul_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
+    """One new token's GQA as two plain matmuls: q [B, H, 1, d] over k, v [B, H_kv, S, d] -> [B, H, 1, d].
 
-    def __init__(self, config: ModelConfig) -> None:
+    The G = H / H_kv query heads that share a K/V head become G query rows against it (as absorbed MLA's
+    heads are rows over its one latent), so each K/V head is read once, never repeated per query head.
+    """
+    if q.shape[-2] != 1:
+        raise ValueError(f"q has {q.shape[-2]} query positions: this decode kernel takes exactly 1")
+    rows = rearrange(q * scale, "b (kv g) 1 d -> b kv g d", kv=k.shape[1])
+    scores = torch.matmul(rows, k.transpose(-1, -2))                               # [B, H_kv, G, S]
+    p = torch.softmax(scores.to(torch.promote_types(scores.dtype, torch.float32)), dim=-1).to(v.dtype)
+    return rearrange(torch.matmul(p, v), "b kv g d -> b (kv g) 1 d")
+
+
+GQA_DECODE_KERNELS: tuple[str, ...] = ("sdpa", "grouped_matmul")
+
+
+class GQA(nn.Module):
+    """Llama-style attention with H query heads and H_kv K/V heads: MHA (H_kv = H), GQA, MQA (H_kv = 1).
+
+    ``decode_kernel`` picks how a one-token decode step attends: torch's SDPA (with ``enable_gqa``) or
+    ``grouped_matmul_attention``; prefill always uses SDPA. Both give the same function; which is faster
+    depends on the machine (notebook 02 measures both)."""
+
+    def __init__(self, config: ModelConfig, decode_kernel: str = "sdpa") -> None:
         super().__init__()
+        if decode_kernel not in GQA_DECODE_KERNELS:
+            raise ValueError(f"decode_kernel={decode_kernel!r}: allowed values are {GQA_DECODE_KERNELS}")
+        self.decode_kernel = decode_kernel
         c = config
         self.num_heads, self.kv_heads, self.head_dim = c.num_attention_heads, c.num_key_value_heads, c.baseline_head_dim
         self.rope_interleave = c.rope_interleave
@@ -194,7 +218,10 @@ class GQA(nn.Module):
             if not isinstance(cache, KVCache):
                 raise ValueError("baseline attention needs a KVCache")
             k, v = cache.update(k, v, start)
-        out = _sdpa(q, k, v, start, self.scale, enable_gqa=self.kv_heads != self.num_heads)  # [B, H, T, hd]
+        if self.decode_kernel == "grouped_matmul" and q.shape[2] == 1:
+            out = grouped_matmul_attention(q, k, v, self.scale)                 # [B, H, 1, hd]
+        else:
+            out = _sdpa(q, k, v, start, self.scale, enable_gqa=self.kv_heads != self.num_heads)  # [B, H, T, hd]
         return self.o_proj(rearrange(out, "b h t d -> b t (h d)"))
 
 

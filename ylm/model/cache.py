@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from ylm.model.config import ModelConfig
+from ylm.model.config import ModelConfig, check_int
 
 
 class LatentCache:
@@ -137,7 +137,9 @@ def layer_cache(config: ModelConfig, batch: int, max_len: int, dtype: torch.dtyp
 def init_cache(config: ModelConfig, batch_size: int, max_len: int, dtype: torch.dtype = torch.float32,
                device: torch.device | str = "cpu") -> Cache:
     """An empty cache for ``batch_size`` sequences of up to ``max_len`` tokens (no model needed)."""
-    if batch_size <= 0 or max_len <= 0:
-        raise ValueError(f"batch_size={batch_size}, max_len={max_len}: both must be positive")
+    check_int("batch_size", batch_size)
+    check_int("max_len", max_len)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype={dtype!r}: must be a floating torch.dtype (e.g. torch.float32, torch.bfloat16)")
     layers = [layer_cache(config, batch_size, max_len, dtype, device) for _ in range(config.num_hidden_layers)]
     return Cache(layers, batch_size, max_len)

@@ -15,7 +15,7 @@ from torch import nn
 
 from ylm.model.attention import make_attention
 from ylm.model.cache import Cache, init_cache
-from ylm.model.config import ATTN_IMPLS, ModelConfig
+from ylm.model.config import ATTN_IMPLS, ModelConfig, check_int
 from ylm.model.layers import RMSNorm, SwiGLU
 from ylm.model.rope import RotaryEmbedding
 
@@ -91,12 +91,12 @@ class CausalLM(nn.Module):
         tensors: reading it back from a GPU would stall every training step on a device-to-host sync, and there
         the embedding lookup itself stops on an out-of-range id with a device-side assert."""
         vocab = self.config.vocab_size
-        rule = f"must be an integer tensor of shape [B, T] with values in [0, vocab_size={vocab})"
+        rule = f"must be a torch.int64 or torch.int32 tensor of shape [B, T] with values in [0, vocab_size={vocab})"
         if not isinstance(input_ids, torch.Tensor):
             raise ValueError(f"input_ids of type {type(input_ids).__name__}: {rule}")
-        dt = input_ids.dtype
-        if input_ids.dim() != 2 or dt.is_floating_point or dt.is_complex or dt == torch.bool:
-            raise ValueError(f"input_ids of shape {tuple(input_ids.shape)} and dtype {dt}: {rule}")
+        # the embedding lookup takes only int64/int32 indices; uint8/int16 would fail deep inside torch
+        if input_ids.dim() != 2 or input_ids.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"input_ids of shape {tuple(input_ids.shape)} and dtype {input_ids.dtype}: {rule}")
         if input_ids.numel() and input_ids.device.type == "cpu":
             lo, hi = (int(v) for v in torch.aminmax(input_ids))  # one pass over B*T ids: cheap next to the model
             if lo < 0 or hi >= vocab:
@@ -123,8 +123,12 @@ class CausalLM(nn.Module):
     def generate(self, input_ids: torch.Tensor, max_new_tokens: int, use_cache: bool = True,
                  eos_token_id: int | None = None) -> torch.Tensor:
         """Greedy decoding: [B, T] -> [B, T + n]; stops early once every row has produced ``eos_token_id``."""
-        if max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens={max_new_tokens}: must be >= 0")
+        self._check_input_ids(input_ids)
+        if input_ids.shape[1] == 0:
+            raise ValueError("input_ids of shape [B, 0]: generate needs a prompt of at least one token per row")
+        check_int("max_new_tokens", max_new_tokens, minimum=0)
+        if eos_token_id is not None:
+            check_int("eos_token_id", eos_token_id, minimum=0, extra=" or None")
         ids = input_ids
         cache = self.init_cache(ids.shape[0], ids.shape[1] + max_new_tokens) if use_cache else None
         step_input = ids

@@ -15,6 +15,7 @@ The MLA shapes, per layer (H heads, d_nope + d_rope = d_qk, latent rank r):
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,7 +104,7 @@ class ModelConfig:
         """Raise ValueError naming the offending field and what is allowed."""
         for name in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
                      "num_attention_heads", "num_key_value_heads", "max_position_embeddings"):
-            _positive_int(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         if self.attn_kind not in ATTN_KINDS:
             raise ValueError(f"attn_kind={self.attn_kind!r}: allowed values are {ATTN_KINDS}")
         if self.attn_impl not in ATTN_IMPLS:
@@ -115,11 +116,11 @@ class ModelConfig:
                 raise ValueError(f"{name}={getattr(self, name)!r}: allowed values are True or False")
         for name in ("rope_theta", "rms_norm_eps"):
             if not (_is_number(getattr(self, name)) and getattr(self, name) > 0):
-                raise ValueError(f"{name}={getattr(self, name)!r}: must be a positive number (not a bool)")
+                raise ValueError(f"{name}={getattr(self, name)!r}: must be a finite positive number (not a bool)")
         for name in DERIVED_INIT_FIELDS:
             value = getattr(self, name)
             if value is not None and not (_is_number(value) and value >= 0):
-                raise ValueError(f"{name}={value!r}: must be None (derived from hidden_size) or a number >= 0")
+                raise ValueError(f"{name}={value!r}: must be None (derived from hidden_size) or a finite number >= 0")
         self._validate_token_ids()
         if not isinstance(self.extra_hf, dict):
             raise ValueError(f"extra_hf={self.extra_hf!r}: must be a dict")
@@ -139,9 +140,9 @@ class ModelConfig:
 
     def _validate_mla(self) -> None:
         if self.q_lora_rank is not None:
-            _positive_int("q_lora_rank", self.q_lora_rank, extra=" or None (direct query projection)")
+            check_int("q_lora_rank", self.q_lora_rank, extra=" or None (direct query projection)")
         for name in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"):
-            _positive_int(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         if self.qk_rope_head_dim % 2:
             raise ValueError(f"qk_rope_head_dim={self.qk_rope_head_dim}: must be even (RoPE rotates pairs)")
         if self.num_key_value_heads != self.num_attention_heads:
@@ -157,7 +158,7 @@ class ModelConfig:
             raise ValueError(f"num_attention_heads={h}: must divide hidden_size={self.hidden_size} "
                              "when head_dim is None")
         if self.head_dim is not None:
-            _positive_int("head_dim", self.head_dim)
+            check_int("head_dim", self.head_dim)
         if self.baseline_head_dim % 2:
             raise ValueError(f"head_dim={self.baseline_head_dim}: must be even (RoPE rotates pairs)")
         if h % kv:
@@ -195,13 +196,13 @@ class ModelConfig:
     def _validate_yarn(rs: dict[str, Any]) -> None:
         factor = rs.get("factor")
         if not (_is_number(factor) and factor >= 1):
-            raise ValueError(f"rope_scaling['factor']={factor!r}: YaRN needs a number >= 1")
+            raise ValueError(f"rope_scaling['factor']={factor!r}: YaRN needs a finite number >= 1")
         original = rs.get("original_max_position_embeddings")
         if original is not None:
-            _positive_int("rope_scaling['original_max_position_embeddings']", original, extra=" or None")
+            check_int("rope_scaling['original_max_position_embeddings']", original, extra=" or None")
         for key in ("beta_fast", "beta_slow", "mscale", "mscale_all_dim", "attention_factor"):
             if rs.get(key) is not None and not _is_number(rs[key]):
-                raise ValueError(f"rope_scaling[{key!r}]={rs[key]!r}: must be a number or None")
+                raise ValueError(f"rope_scaling[{key!r}]={rs[key]!r}: must be a finite number or None")
         if rs.get("truncate") is not None and not isinstance(rs["truncate"], bool):
             raise ValueError(f"rope_scaling['truncate']={rs['truncate']!r}: allowed values are True, False or None")
 
@@ -219,13 +220,17 @@ class ModelConfig:
 
 
 def _is_number(value: Any) -> bool:
-    """A real number; bool is an int subclass in Python but never a meaningful size or rate here."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    """A finite real number: inf or NaN in a theta, eps or init std gives NaN logits with no error, and bool
+    is an int subclass in Python but never a meaningful size or rate here."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _positive_int(name: str, value: Any, extra: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name}={value!r}: must be a positive integer{extra}")
+def check_int(name: str, value: Any, minimum: int = 1, extra: str = "") -> int:
+    """``value`` if it is an int (not a bool) >= ``minimum``; else ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name}={value!r}: must be {kind}{extra}")
+    return value
 
 
 # ---- presets ---------------------------------------------------------------------------------------

@@ -13,11 +13,17 @@ keys get the same permutation, so q.k is unchanged; the cached roped key lives i
 YaRN (``rope_scaling={"rope_type": "yarn", ...}``) blends interpolated and original frequencies across
 dimensions and multiplies cos/sin by an ``attention_factor``; DeepSeek-style configs with ``mscale_all_dim``
 also multiply the softmax scale by mscale(factor, mscale_all_dim)^2 (see ``softmax_scale``).
+
+Precision: the angles p * w_i reach 10^5 rad, so the frequencies and angles stay fp32 whatever the model's
+dtype (a bf16 w_i is off by up to 2^-9 relative: ~1 rad at position 10,000). ``RotaryEmbedding`` keeps its
+frequencies fp32 through ``model.to(bf16)``/``.half()``, as transformers' ``from_pretrained(dtype=...)``
+leaves them; cos/sin are cast to the activation dtype only in ``apply_rope``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -84,7 +90,7 @@ def softmax_scale(qk_head_dim: int, scaling: dict[str, Any] | None) -> float:
 
 
 class RotaryEmbedding(nn.Module):
-    """Holds the frequencies; ``forward(positions)`` gives (cos, sin), each [T, dim/2] in fp32."""
+    """Holds the fp32 frequencies; ``forward(positions)`` gives (cos, sin), each [T, dim/2] in fp32."""
 
     def __init__(self, dim: int, theta: float, scaling: dict[str, Any] | None = None,
                  max_position_embeddings: int | None = None) -> None:
@@ -92,8 +98,17 @@ class RotaryEmbedding(nn.Module):
         inv_freq, self.attention_factor = rope_frequencies(dim, theta, scaling, max_position_embeddings)
         self.register_buffer("inv_freq", inv_freq, persistent=False)  # not in the checkpoint, like HF
 
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> RotaryEmbedding:
+        # Module.to(dtype)/.half()/.bfloat16() cast every floating buffer; rounding the frequencies would move
+        # the angle at position 10,000 by ~1 rad. Keep the fp32 values and take only the device of the result.
+        inv_freq = self.inv_freq
+        super()._apply(fn, recurse)
+        if self.inv_freq.dtype != inv_freq.dtype:
+            self.inv_freq = inv_freq.to(self.inv_freq.device)
+        return self
+
     def forward(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        angles = positions.to(torch.float32)[:, None] * self.inv_freq.float()[None, :]  # [T, dim/2]
+        angles = positions.to(torch.float32)[:, None] * self.inv_freq[None, :]  # [T, dim/2]
         return angles.cos() * self.attention_factor, angles.sin() * self.attention_factor
 
 

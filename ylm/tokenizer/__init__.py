@@ -8,6 +8,7 @@
     kit             the kit's cached 8,192-entry tokenizer that the later notebooks train with
     reference       Llama 3, Qwen3 and o200k from the files set-up fetched
     compression     bytes and characters per token, nanochat's table, bits per byte, the paper's claim
+    ablations       notebook 01's drivers: digit grouping, vocabulary sweep, one stage vs staged (with intervals)
 
 Imports only the top level, never model, agent or train.
 """

@@ -39,6 +39,10 @@ class TokenizerConfig:
         return self.vocab_size - self.special_slots
 
     def validate(self) -> None:
+        for name in ("vocab_size", "special_slots", "min_frequency"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name}={value!r}: must be an integer")
         split_pattern(self.pretokenizer, self.digits)  # raises for a bad pre-tokenizer or digit group
         special_tokens(self.special_slots)  # raises for too few slots
         if self.bpe_size < 256:
@@ -57,7 +61,12 @@ def nonempty_texts(texts: Iterable[str], field: str = "texts") -> list[str]:
             f"{field} must be an iterable of documents (e.g. a list of str), got a single {type(texts).__name__}; "
             f"wrap one document as [text]"
         )
-    kept = [t for t in texts if t]
+    kept = []
+    for k, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ValueError(f"{field}[{k}] is a {type(text).__name__}: every document must be a str")
+        if text:
+            kept.append(text)
     if not kept:
         raise ValueError(f"{field} is empty: training needs at least one non-empty text")
     return kept
@@ -77,9 +86,16 @@ def assemble(model: models.BPE, config: TokenizerConfig) -> Tokenizer:
     return add_special_tokens(tok, special_tokens(config.special_slots))
 
 
-def train_tokenizer(texts: Iterable[str], config: TokenizerConfig | None = None) -> Tokenizer:
-    """Train a byte-level BPE tokenizer in one stage with HF ``tokenizers`` (deterministic)."""
+def train_tokenizer(texts: Iterable[str], config: TokenizerConfig | None = None,
+                    allow_smaller: bool = False) -> Tokenizer:
+    """Train a byte-level BPE tokenizer in one stage with HF ``tokenizers`` (deterministic).
+
+    A corpus too small to supply ``config.vocab_size`` entries (too few pairs seen ``min_frequency`` times)
+    makes the trainer stop early; that raises ``ValueError`` with the size reached, unless
+    ``allow_smaller=True`` accepts the smaller tokenizer."""
     config = config or TokenizerConfig()
+    if not isinstance(config, TokenizerConfig):
+        raise ValueError(f"config of type {type(config).__name__}: must be a TokenizerConfig or None")
     config.validate()
     texts = nonempty_texts(texts)
     tok = Tokenizer(models.BPE())
@@ -92,6 +108,11 @@ def train_tokenizer(texts: Iterable[str], config: TokenizerConfig | None = None)
         show_progress=False,
     )
     tok.train_from_iterator(texts, trainer=trainer)
+    reached = tok.get_vocab_size()
+    if reached < config.bpe_size and not allow_smaller:
+        raise ValueError(f"vocab_size={config.vocab_size}: the corpus supplies only {reached} BPE entries of the "
+                         f"{config.bpe_size} asked for (min_frequency={config.min_frequency}); give more text, "
+                         "a smaller vocab_size, or allow_smaller=True")
     return assemble(tok.model, config)
 
 

@@ -11,6 +11,10 @@ The paper's ~200B agentic tokens are Agentic-CoT, math, code, deep-research and 
 
 The tools themselves (calculator, sandbox, search/read) are in ``ylm.agent.tools``.
 
+Numeric parameters are range-checked (``check_int``, ``check_rate``): seeds are ints, counts ints >= 0 (a
+generator returns fewer when its source has fewer usable tasks), rates numbers in [0, 1]; anything else is a
+``ValueError`` naming the parameter and its range.
+
 ``write_synthetic_set`` writes ``<category>.jsonl`` (one ``Trajectory.to_json()`` per line) and
 ``MANIFEST.json`` (generator, seed, parameters, counts, bytes, sha256 per file) to ``synthetic_dir()``,
 that is ``ylm.paths.data_dir() / "synthetic"``, looked up when called (importing needs no data).
@@ -25,7 +29,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ylm.agent.render import render
 from ylm.agent.trajectory import FORMAT_VERSION, AssistantTurn, Branch, Trajectory, load_jsonl
 from ylm.agent.validate import validate
 from ylm.data import domain_path, sha256_file
@@ -39,6 +42,19 @@ def synthetic_dir() -> Path:
     return data_dir() / "synthetic"
 
 
+def check_int(value: Any, name: str, minimum: int | None = None) -> None:
+    """``value`` is an int (a bool is not), at least ``minimum`` when given; a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+        allowed = "an int" if minimum is None else f"an int >= {minimum}"
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+
+
+def check_rate(value: Any, name: str) -> None:
+    """``value`` is a number in [0, 1] (a bool is not, NaN is not); a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     seed: int = 0
@@ -48,6 +64,12 @@ class SynthConfig:
     n_research_forward: int = 40
     n_research_reverse: int = 20
     n_tool_use: int = 50
+
+    def __post_init__(self) -> None:
+        check_int(self.seed, "SynthConfig.seed")
+        for name in ("n_math", "n_code_direct", "n_research_forward", "n_research_reverse", "n_tool_use"):
+            check_int(getattr(self, name), f"SynthConfig.{name}", minimum=0)
+        check_rate(self.math_branch_rate, "SynthConfig.math_branch_rate")
 
 
 def stats(trajs: list[Trajectory]) -> dict[str, int]:
@@ -59,16 +81,6 @@ def stats(trajs: list[Trajectory]) -> dict[str, int]:
         "failed_then_fixed": sum(isinstance(x, Branch) for t in trajs for x in t.turns),
         "with_branch": sum(any(isinstance(x, Branch) for x in t.turns) for t in trajs),
     }
-
-
-def token_stats(trajs: list[Trajectory], tokenizer: Any, branch_mode: str = "supervised") -> dict[str, int]:
-    """Tokens of the rendered trajectories and how many of them carry loss (mask = 1)."""
-    total = supervised = 0
-    for t in trajs:
-        r = render(t, tokenizer, branch_mode=branch_mode, check=False)
-        total += len(r.ids)
-        supervised += sum(r.mask)
-    return {"tokens": total, "supervised_tokens": supervised}
 
 
 def source_hashes(files: list[tuple[str, str]]) -> dict[str, str]:

@@ -14,6 +14,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
+from ylm.agent.synth import check_int
 from ylm.agent.tools import RUN_TESTS_SCHEMA, run_tests
 from ylm.agent.trajectory import (
     AssistantTurn,
@@ -492,7 +493,10 @@ def make_code_trajectory(task: CodeTask, with_branch: bool, tid: str) -> Traject
 
 
 def synthesize_code(seed: int, n_direct: int = 6) -> list[Trajectory]:
-    """Every task once with its failed branch, plus ``n_direct`` tasks solved on the first try."""
+    """Every task once with its failed branch, plus ``n_direct`` tasks (at most one per task) solved on the
+    first try."""
+    check_int(seed, "seed")
+    check_int(n_direct, "n_direct", minimum=0)
     rng = random.Random(f"code-{seed}")
     order = list(TASKS)
     rng.shuffle(order)

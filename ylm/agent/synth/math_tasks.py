@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ylm.agent.synth import check_int, check_rate
 from ylm.agent.tools import CALCULATOR_SCHEMA, calculator_tool
 from ylm.agent.trajectory import (
     AssistantTurn,
@@ -206,6 +207,10 @@ def make_math_trajectory(problem: Problem, with_branch: bool, tid: str) -> Traje
 
 
 def synthesize_math(seed: int, n: int, branch_rate: float = 0.35) -> list[Trajectory]:
+    """``n`` problems, kinds in turn; about ``branch_rate`` of all of them keep a failed first call."""
+    check_int(seed, "seed")
+    check_int(n, "n", minimum=0)
+    check_rate(branch_rate, "branch_rate")
     rng = random.Random(f"math-{seed}")
     kinds = sorted(GENERATORS)
     out = []

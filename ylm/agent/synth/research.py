@@ -24,6 +24,7 @@ import random
 import re
 from typing import Any
 
+from ylm.agent.synth import check_int
 from ylm.agent.tools import READ_SCHEMA, SEARCH_SCHEMA, SearchIndex, passages, words
 from ylm.agent.trajectory import (
     AssistantTurn,
@@ -255,6 +256,11 @@ def reverse_trajectory(
 def synthesize_research(
     seed: int, n_forward: int, n_reverse: int, docs: list[dict[str, Any]] | None = None
 ) -> list[Trajectory]:
+    """Up to ``n_forward`` forward and ``n_reverse`` reverse trajectories over ``docs`` (default: the
+    research corpus); fewer when the documents yield fewer."""
+    check_int(seed, "seed")
+    check_int(n_forward, "n_forward", minimum=0)
+    check_int(n_reverse, "n_reverse", minimum=0)
     rng = random.Random(f"research-{seed}")
     index = SearchIndex(docs if docs is not None else research_corpus())
     out: list[Trajectory] = []

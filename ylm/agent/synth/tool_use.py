@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from ylm.agent.synth import check_int
 from ylm.agent.trajectory import (
     AssistantTurn,
     ToolCall,
@@ -88,7 +89,10 @@ def convert_bfcl(doc: dict[str, Any]) -> Trajectory:
 def synthesize_tool_use(
     seed: int, n: int, docs: list[dict[str, Any]] | None = None
 ) -> tuple[list[Trajectory], int]:
-    """``n`` BFCL tasks from agent/train converted in ``seed`` order, and how many were skipped as invalid."""
+    """Up to ``n`` BFCL tasks from agent/train converted in ``seed`` order, and how many were skipped as
+    invalid."""
+    check_int(seed, "seed")
+    check_int(n, "n", minimum=0)
     docs = docs if docs is not None else [d for d in load_documents("agent", "train") if "trajectory" in d]
     order = list(range(len(docs)))
     random.Random(f"tool_use-{seed}").shuffle(order)
