@@ -27,8 +27,9 @@ $(TOKENIZERS): scripts/fetch_reference_tokenizers.sh
 	bash scripts/fetch_reference_tokenizers.sh .cache/tokenizers
 	touch $@
 
+# Progress bars are for people watching; committed notebooks keep only what the cells print.
 reproduce: setup
-	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
+	TQDM_DISABLE=1 $(PY) scripts/run_notebooks.py $(NOTEBOOKS)
 
 # The venv's jupyter serves the venv's own ipykernel as its "Python 3" kernel: the notebooks see ylm as installed.
 # Jupyter refuses to run as root unless told to (containers often are root).

@@ -204,3 +204,24 @@ def test_cache_widths_dtype_checked_for_naive_and_baselines():
         naive(torch.zeros(1, 2, dtype=torch.long), cache=naive.init_cache(1, 8, dtype=torch.bfloat16))
     same = CausalLM(tiny_mla(attn_impl="naive")).init_cache(1, 8)  # an equal config's cache is fine
     assert naive(torch.zeros(1, 2, dtype=torch.long), cache=same).shape == (1, 2, 97) and same.length == 2
+
+
+@pytest.mark.parametrize("start, t", [(0, 150), (37, 70), (5, 3)])
+def test_block_causal_latent_attention_equals_one_masked_call(start, t):
+    # the blocked training/prefill path against the single masked call it replaced, across block edges
+    from ylm.model.attention import block_causal_latent_attention, causal_mask, latent_attention
+
+    g = torch.Generator().manual_seed(start + t)
+    b, h, r, d_rope = 2, 3, 10, 4
+    qq = torch.randn(b, h, t, r + d_rope, generator=g, dtype=torch.float64)
+    kv = torch.randn(b, start + t, r + d_rope, generator=g, dtype=torch.float64)
+    rows = qq.transpose(1, 2).reshape(b, t * h, r + d_rope)                          # rows ordered (t, h)
+    mask = causal_mask(t, start + t, start, kv.device).repeat_interleave(h, dim=0)
+    want = latent_attention(rows, kv, r, mask, fused=False).view(b, t, h, r).transpose(1, 2)
+    got = block_causal_latent_attention(qq, kv, r, start, block=64)
+    assert torch.allclose(got, want, atol=1e-12)
+    assert torch.allclose(block_causal_latent_attention(qq, kv, r, start, block=7), want, atol=1e-12)
+    future = kv.clone()
+    future[:, -1] += 1.0  # the last key: only the last query may see it
+    moved = block_causal_latent_attention(qq, future, r, start)
+    assert torch.equal(moved[:, :, :-1], got[:, :, :-1]) and not torch.allclose(moved[:, :, -1], got[:, :, -1])

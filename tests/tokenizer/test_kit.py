@@ -35,3 +35,12 @@ def test_kit_cache_key_tracks_tokenizers_version_and_training_code(monkeypatch):
     assert all(s in source for s in (b"def split_pattern", b"YOUTU_SPECIAL_TOKENS", b"def train_tokenizer"))
     monkeypatch.setattr(kit, "_training_code", lambda: source + b"\n# edited\n")
     assert kit.kit_tokenizer_path() != path
+
+
+def test_toy_model_preset_uses_the_kit_tokenizers_ids() -> None:
+    from ylm.model.config import toy_mla
+
+    kit, config = kit_tokenizer(), toy_mla()
+    assert config.vocab_size == kit.get_vocab_size()
+    assert (config.bos_token_id, config.eos_token_id) == (special_ids(kit)["<|begin_of_text|>"],
+                                                          special_ids(kit)["<|end_of_text|>"])

@@ -82,6 +82,31 @@ def latent_attention(qq: torch.Tensor, kv: torch.Tensor, r: int, mask: torch.Ten
     return torch.matmul(p, kv[..., :r])
 
 
+def block_causal_latent_attention(qq: torch.Tensor, kv: torch.Tensor, r: int, start: int,
+                                  block: int = 64) -> torch.Tensor:
+    """Absorbed-MLA attention for many queries: pre-scaled qq [B, H, T, r + d_rope] at positions start..
+    over the cache kv [B, S, r + d_rope] -> [B, H, T, r].
+
+    Query block [i, j) can see only keys < start + j, so each block's H heads are stacked as rows of one
+    batched matmul against just those keys (the shared key read once for all heads, the masked upper
+    triangle beyond the block never computed), with values the first r dims. One fused SDPA call over all
+    T*H rows with an explicit [T*H, S] mask computes every masked score, and its CPU backward at this head
+    width is slow: this path trains about 1.2x faster than transformers' at notebook 04's size (bench_train).
+    """
+    b, h, t, d = qq.shape
+    outs = []
+    for i in range(0, t, block):
+        j = min(i + block, t)
+        seen = start + j                                                        # keys this block may see
+        rows = rearrange(qq[:, :, i:j], "b h t d -> b (h t) d")                 # [B, H*(j-i), r + d_rope]
+        allowed = causal_mask(j - i, seen, start + i, qq.device).repeat(h, 1)   # [H*(j-i), seen]
+        bias = torch.zeros(allowed.shape, dtype=qq.dtype, device=qq.device).masked_fill(~allowed, float("-inf"))
+        scores = torch.baddbmm(bias, rows, kv[:, :seen].transpose(1, 2))        # [B, H*(j-i), seen]
+        p = torch.softmax(scores.to(torch.promote_types(scores.dtype, torch.float32)), dim=-1).to(kv.dtype)
+        outs.append(rearrange(torch.bmm(p, kv[:, :seen, :r]), "b (h t) r -> b h t r", h=h))
+    return torch.cat(outs, dim=2)                                               # [B, H, T, r]
+
+
 class MLA(nn.Module):
     """Multi-head Latent Attention; parameter names are transformers' ``YoutuAttention``'s."""
 
@@ -146,7 +171,7 @@ class MLA(nn.Module):
         return _sdpa(q, k, v, start, self.scale)                                # [B, H, T, d_v]
 
     def _absorbed(self, q_nope, q_rope, c, k_rope, cache, start) -> torch.Tensor:
-        h, t = self.num_heads, q_nope.shape[2]
+        t = q_nope.shape[2]
         r = self.kv_lora_rank
         if cache is not None and not isinstance(cache, LatentCache):
             raise ValueError("attn_impl='absorbed' needs a LatentCache; make the cache after switching attn_impl")
@@ -158,12 +183,11 @@ class MLA(nn.Module):
         # Fold W_uk into the query: q_lat[h] = W_uk[h]^T q_nope[h]; fold the softmax scale in here too (cheap).
         q_lat = torch.matmul(q_nope, w_uk)                                      # [B, H, T, r]
         qq = torch.cat((q_lat, q_rope), dim=-1) * self.scale                    # [B, H, T, r + d_rope]
-        # Heads become extra query rows over one shared key: rows ordered (t, h).
-        qq = rearrange(qq, "b h t d -> b (t h) d")
-        s = kv.shape[1]
-        mask = causal_mask(t, s, start, kv.device).repeat_interleave(h, dim=0) if t > 1 else None  # [T*H, S]
-        o_lat = latent_attention(qq, kv, r, mask)                               # [B, T*H, r]
-        o_lat = rearrange(o_lat, "b (t h) r -> b h t r", h=h)                   # [B, H, T, r]
+        if t == 1:  # decode: the H heads are H query rows over the one shared key
+            o_lat = latent_attention(rearrange(qq, "b h 1 d -> b h d"), kv, r, None)  # [B, H, r]
+            o_lat = rearrange(o_lat, "b h r -> b h 1 r")                          # [B, H, 1, r]
+        else:  # prefill and training
+            o_lat = block_causal_latent_attention(qq, kv, r, start)               # [B, H, T, r]
         return torch.matmul(o_lat, w_uv.transpose(1, 2))                        # [B, H, T, d_v]: unfold W_uv
 
 
