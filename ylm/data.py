@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ylm.checks import check_int, check_rate
 from ylm.paths import data_dir as default_data_dir
 
 DOMAINS: tuple[str, ...] = ("general", "stem", "code", "agent")
@@ -85,10 +86,8 @@ def passes_over_train(shares: dict[str, float], budget_bytes: int, data_dir: Pat
     share ``shares[d]`` of it: ``shares[d] * budget_bytes / train_bytes(d)``. Above 1 the domain repeats."""
     for domain, share in shares.items():
         _check_name("domain", domain, DOMAINS)
-        if not (isinstance(share, int | float) and not isinstance(share, bool) and 0 <= share <= 1):
-            raise ValueError(f"shares[{domain!r}]={share!r}: must be a number in [0, 1]")
-    if isinstance(budget_bytes, bool) or not isinstance(budget_bytes, int) or budget_bytes <= 0:
-        raise ValueError(f"budget_bytes={budget_bytes!r}: must be a positive integer")
+        check_rate(f"shares[{domain!r}]", share)
+    check_int("budget_bytes", budget_bytes)
     train_bytes = {d: sum(len(t.encode("utf-8")) for t in load_texts(d, "train", data_dir)) for d in shares}
     return {d: shares[d] * budget_bytes / train_bytes[d] for d in shares}
 

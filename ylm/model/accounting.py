@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ylm.model.config import ModelConfig, check_int
+from ylm.checks import check_int
+from ylm.model.config import ModelConfig
 
 DTYPE_BYTES = {torch.float32: 4, torch.float64: 8, torch.bfloat16: 2, torch.float16: 2}
 

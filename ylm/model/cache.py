@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from ylm.model.config import ModelConfig, check_int
+from ylm.checks import check_int
+from ylm.model.config import ModelConfig
 
 
 class LatentCache:

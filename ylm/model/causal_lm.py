@@ -13,9 +13,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ylm.checks import check_int
 from ylm.model.attention import make_attention
 from ylm.model.cache import Cache, init_cache
-from ylm.model.config import ATTN_IMPLS, ModelConfig, check_int
+from ylm.model.config import ATTN_IMPLS, ModelConfig
 from ylm.model.layers import RMSNorm, SwiGLU
 from ylm.model.rope import RotaryEmbedding
 

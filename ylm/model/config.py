@@ -15,10 +15,10 @@ The MLA shapes, per layer (H heads, d_nope + d_rope = d_qk, latent rank r):
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from dataclasses import dataclass, field
 from typing import Any
+
+from ylm.checks import check_int, check_number
 
 ATTN_KINDS: tuple[str, ...] = ("mla", "mha", "gqa", "mqa")
 ATTN_IMPLS: tuple[str, ...] = ("naive", "absorbed")
@@ -114,13 +114,12 @@ class ModelConfig:
         for name in BOOL_FIELDS:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r}: allowed values are True or False")
+        # inf or NaN in a theta, eps or init std gives NaN logits with no error
         for name in ("rope_theta", "rms_norm_eps"):
-            if not (_is_number(getattr(self, name)) and getattr(self, name) > 0):
-                raise ValueError(f"{name}={getattr(self, name)!r}: must be a finite positive number (not a bool)")
+            check_number(name, getattr(self, name), 0, strict=True)
         for name in DERIVED_INIT_FIELDS:
-            value = getattr(self, name)
-            if value is not None and not (_is_number(value) and value >= 0):
-                raise ValueError(f"{name}={value!r}: must be None (derived from hidden_size) or a finite number >= 0")
+            if getattr(self, name) is not None:  # None: derived from hidden_size
+                check_number(name, getattr(self, name), 0)
         self._validate_token_ids()
         if not isinstance(self.extra_hf, dict):
             raise ValueError(f"extra_hf={self.extra_hf!r}: must be a dict")
@@ -194,15 +193,13 @@ class ModelConfig:
 
     @staticmethod
     def _validate_yarn(rs: dict[str, Any]) -> None:
-        factor = rs.get("factor")
-        if not (_is_number(factor) and factor >= 1):
-            raise ValueError(f"rope_scaling['factor']={factor!r}: YaRN needs a finite number >= 1")
+        check_number("rope_scaling['factor']", rs.get("factor"), 1)  # YaRN only extends
         original = rs.get("original_max_position_embeddings")
         if original is not None:
             check_int("rope_scaling['original_max_position_embeddings']", original, extra=" or None")
         for key in ("beta_fast", "beta_slow", "mscale", "mscale_all_dim", "attention_factor"):
-            if rs.get(key) is not None and not _is_number(rs[key]):
-                raise ValueError(f"rope_scaling[{key!r}]={rs[key]!r}: must be a finite number or None")
+            if rs.get(key) is not None:
+                check_number(f"rope_scaling[{key!r}]", rs[key])
         if rs.get("truncate") is not None and not isinstance(rs["truncate"], bool):
             raise ValueError(f"rope_scaling['truncate']={rs['truncate']!r}: allowed values are True, False or None")
 
@@ -217,20 +214,6 @@ class ModelConfig:
             if getattr(self, name) == value:
                 changes.setdefault(name, None)
         return dataclasses.replace(self, **changes)
-
-
-def _is_number(value: Any) -> bool:
-    """A finite real number: inf or NaN in a theta, eps or init std gives NaN logits with no error, and bool
-    is an int subclass in Python but never a meaningful size or rate here."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def check_int(name: str, value: Any, minimum: int = 1, extra: str = "") -> int:
-    """``value`` if it is an int (not a bool) >= ``minimum``; else ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"{name}={value!r}: must be {kind}{extra}")
-    return value
 
 
 # ---- presets ---------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 
 from tokenizers import AddedToken, Encoding, Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from ylm.checks import check_int
 from ylm.tokenizer.pretokenize import make_pre_tokenizer, split_pattern
 from ylm.tokenizer.special_tokens import BOS, EOS, YOUTU_SPECIAL_TOKENS, special_tokens
 
@@ -40,9 +41,7 @@ class TokenizerConfig:
 
     def validate(self) -> None:
         for name in ("vocab_size", "special_slots", "min_frequency"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"{name}={value!r}: must be an integer")
+            check_int(name, getattr(self, name), minimum=None)
         split_pattern(self.pretokenizer, self.digits)  # raises for a bad pre-tokenizer or digit group
         special_tokens(self.special_slots)  # raises for too few slots
         if self.bpe_size < 256:

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ylm.checks import check_int
 from ylm.model.causal_lm import CausalLM
-from ylm.model.config import check_int
 from ylm.model.hf import atomic_directory, load_hf, remove_directory, resolve_directory, write_hf_files
 
 TENSORS_FILE, STATE_FILE = "trainer.safetensors", "trainer.json"

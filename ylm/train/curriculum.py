@@ -24,9 +24,9 @@ from typing import Any
 
 import pandas as pd
 
+from ylm.checks import check_int, check_number
 from ylm.data import DOMAINS
-from ylm.model.config import check_int
-from ylm.train.schedule import LRSegment, check_number
+from ylm.train.schedule import LRSegment
 
 MIN_SEQ_LEN = 16  # shorter sequences hold too little context to learn from
 MIXTURE_TOLERANCE = 1e-9

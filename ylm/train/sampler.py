@@ -48,8 +48,9 @@ import torch
 from tokenizers import Tokenizer
 
 from ylm.agent.render import render
-from ylm.agent.synth import CATEGORIES, SynthConfig, check_int, load_synthetic, synthesize
+from ylm.agent.synth import CATEGORIES, SynthConfig, load_synthetic, synthesize
 from ylm.agent.trajectory import Trajectory
+from ylm.checks import check_int
 from ylm.data import DOMAINS, load_texts
 from ylm.tokenizer.special_tokens import EOS
 from ylm.tokenizer.train import encode_plain
@@ -90,7 +91,7 @@ class DocumentSource:
 
     def __init__(self, domain: str, tokenizer: Tokenizer, seed: int, data_dir: Path | None = None) -> None:
         check_domain(domain, "domain")
-        check_int(seed, "seed", minimum=0)
+        check_int("seed", seed, minimum=0)
         self.domain, self.seed, self.tokenizer = domain, seed, tokenizer
         self.epoch = self.position = 0
         if domain == AGENT:
@@ -155,7 +156,7 @@ class DocumentSource:
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         for key in ("epoch", "position"):
-            check_int(state.get(key) if isinstance(state, dict) else None, f"state[{key!r}]", minimum=0)
+            check_int(f"state[{key!r}]", state.get(key) if isinstance(state, dict) else None, minimum=0)
         self.epoch, self.position = state["epoch"], state["position"]
 
 
@@ -193,7 +194,7 @@ class PackedSampler:
     def __init__(self, tokenizer: Tokenizer, mixture: dict[str, float], seq_len: int, seed: int,
                  data_dir: Path | None = None) -> None:
         self.separator = separator_id(tokenizer)
-        check_int(seed, "seed", minimum=0)
+        check_int("seed", seed, minimum=0)
         self.tokenizer, self.seed, self.data_dir = tokenizer, seed, data_dir
         self._sources: dict[str, DocumentSource] = {}
         self._leftover: Piece | None = None
@@ -212,7 +213,7 @@ class PackedSampler:
 
     def set_seq_len(self, seq_len: int) -> None:
         """Cut the next rows at ``seq_len`` tokens; cursors and any leftover carry on."""
-        check_int(seq_len, "seq_len", minimum=2)
+        check_int("seq_len", seq_len, minimum=2)
         self.seq_len = seq_len
 
     def _source(self, domain: str) -> DocumentSource:
@@ -250,7 +251,7 @@ class PackedSampler:
 
     def next_batch(self, batch_size: int) -> dict[str, torch.Tensor]:
         """``input_ids`` and ``labels`` [B, T] int64, ``loss_mask`` [B, T] float32 (1 = supervised label)."""
-        check_int(batch_size, "batch_size", minimum=1)
+        check_int("batch_size", batch_size, minimum=1)
         ids = np.empty((batch_size, self.seq_len + 1), dtype=np.int64)
         mask = np.empty((batch_size, self.seq_len + 1), dtype=np.float32)
         for row in range(batch_size):
@@ -284,7 +285,7 @@ class PackedSampler:
         missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
         if missing:
             raise ValueError(f"state is missing {', '.join(missing)}; a state holds {', '.join(STATE_KEYS)}")
-        check_int(state["seed"], "state['seed']", minimum=0)
+        check_int("state['seed']", state["seed"], minimum=0)
         if state["seed"] != self.seed:
             self.seed, self._sources = state["seed"], {}
         self.set_seq_len(state["seq_len"])

@@ -23,24 +23,12 @@ that they meet at stage boundaries).
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
-from typing import Any
 
-from ylm.model.config import check_int
+from ylm.checks import check_int, check_number
 
 SEGMENT_SHAPES: tuple[str, ...] = ("constant", "linear", "cosine")
 DECAY_SHAPES: tuple[str, ...] = ("linear", "cosine")
-
-
-def check_number(name: str, value: Any, minimum: float | None = None, *, strict: bool = False) -> float:
-    """``value`` if it is a finite real number (a bool is not) >= ``minimum`` (> with ``strict``); else a
-    ValueError naming ``name``. NaN is refused explicitly: every comparison with it is False and lets it by."""
-    number = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not number or (minimum is not None and (value <= minimum if strict else value < minimum)):
-        bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum}"
-        raise ValueError(f"{name}={value!r}: must be a finite number{bound}")
-    return value
 
 
 def _interpolate(shape: str, start: float, end: float, progress: float) -> float:

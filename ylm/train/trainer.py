@@ -47,9 +47,9 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
+from ylm.checks import check_int, check_number
 from ylm.data import DOMAINS, load_texts
 from ylm.model.causal_lm import CausalLM
-from ylm.model.config import check_int
 from ylm.model.rope import RotaryEmbedding
 from ylm.notebook import seed_everything
 from ylm.tokenizer.compression import bits_per_byte, token_byte_lengths
@@ -75,7 +75,6 @@ from ylm.train.distributed import (
     world_size,
 )
 from ylm.train.sampler import separator_id
-from ylm.train.schedule import check_number
 
 DTYPES: tuple[str, ...] = ("fp32", "bf16")
 METRICS_COLUMNS: tuple[str, ...] = ("step", "tokens", "stage", "seq_len", "lr", "loss", "grad_norm", "tokens_per_s")

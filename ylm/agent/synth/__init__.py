@@ -11,7 +11,7 @@ The paper's ~200B agentic tokens are Agentic-CoT, math, code, deep-research and 
 
 The tools themselves (calculator, sandbox, search/read) are in ``ylm.agent.tools``.
 
-Numeric parameters are range-checked (``check_int``, ``check_rate``): seeds are ints, counts ints >= 0 (a
+Numeric parameters are range-checked (``ylm.checks``): seeds are ints, counts ints >= 0 (a
 generator returns fewer when its source has fewer usable tasks), rates numbers in [0, 1]; anything else is a
 ``ValueError`` naming the parameter and its range.
 
@@ -31,6 +31,7 @@ from typing import Any
 
 from ylm.agent.trajectory import FORMAT_VERSION, AssistantTurn, Branch, Trajectory, load_jsonl
 from ylm.agent.validate import validate
+from ylm.checks import check_int, check_rate
 from ylm.data import domain_path, sha256_file
 from ylm.paths import data_dir
 
@@ -40,19 +41,6 @@ CATEGORIES: tuple[str, ...] = ("math", "code", "research", "tool_use")
 def synthetic_dir() -> Path:
     """Where the committed synthetic set lives: ``<data_dir>/synthetic`` (looked up at call time)."""
     return data_dir() / "synthetic"
-
-
-def check_int(value: Any, name: str, minimum: int | None = None) -> None:
-    """``value`` is an int (a bool is not), at least ``minimum`` when given; a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
-        allowed = "an int" if minimum is None else f"an int >= {minimum}"
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-
-
-def check_rate(value: Any, name: str) -> None:
-    """``value`` is a number in [0, 1] (a bool is not, NaN is not); a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -66,10 +54,10 @@ class SynthConfig:
     n_tool_use: int = 50
 
     def __post_init__(self) -> None:
-        check_int(self.seed, "SynthConfig.seed")
+        check_int("SynthConfig.seed", self.seed, minimum=None)
         for name in ("n_math", "n_code_direct", "n_research_forward", "n_research_reverse", "n_tool_use"):
-            check_int(getattr(self, name), f"SynthConfig.{name}", minimum=0)
-        check_rate(self.math_branch_rate, "SynthConfig.math_branch_rate")
+            check_int(f"SynthConfig.{name}", getattr(self, name), minimum=0)
+        check_rate("SynthConfig.math_branch_rate", self.math_branch_rate)
 
 
 def stats(trajs: list[Trajectory]) -> dict[str, int]:

@@ -14,7 +14,6 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from ylm.agent.synth import check_int
 from ylm.agent.tools import RUN_TESTS_SCHEMA, run_tests
 from ylm.agent.trajectory import (
     AssistantTurn,
@@ -26,6 +25,7 @@ from ylm.agent.trajectory import (
     Trajectory,
     UserTurn,
 )
+from ylm.checks import check_int
 
 SYSTEM = "You are a coding agent. Write the requested Python function, then check it with run_tests."
 SYNTHETIC = {
@@ -495,8 +495,8 @@ def make_code_trajectory(task: CodeTask, with_branch: bool, tid: str) -> Traject
 def synthesize_code(seed: int, n_direct: int = 6) -> list[Trajectory]:
     """Every task once with its failed branch, plus ``n_direct`` tasks (at most one per task) solved on the
     first try."""
-    check_int(seed, "seed")
-    check_int(n_direct, "n_direct", minimum=0)
+    check_int("seed", seed, minimum=None)
+    check_int("n_direct", n_direct, minimum=0)
     rng = random.Random(f"code-{seed}")
     order = list(TASKS)
     rng.shuffle(order)

@@ -14,7 +14,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ylm.agent.synth import check_int, check_rate
 from ylm.agent.tools import CALCULATOR_SCHEMA, calculator_tool
 from ylm.agent.trajectory import (
     AssistantTurn,
@@ -26,6 +25,7 @@ from ylm.agent.trajectory import (
     Trajectory,
     UserTurn,
 )
+from ylm.checks import check_int, check_rate
 
 SYSTEM = (
     "You are a careful assistant. Use the calculator for arithmetic and report the exact result it returns."
@@ -208,9 +208,9 @@ def make_math_trajectory(problem: Problem, with_branch: bool, tid: str) -> Traje
 
 def synthesize_math(seed: int, n: int, branch_rate: float = 0.35) -> list[Trajectory]:
     """``n`` problems, kinds in turn; about ``branch_rate`` of all of them keep a failed first call."""
-    check_int(seed, "seed")
-    check_int(n, "n", minimum=0)
-    check_rate(branch_rate, "branch_rate")
+    check_int("seed", seed, minimum=None)
+    check_int("n", n, minimum=0)
+    check_rate("branch_rate", branch_rate)
     rng = random.Random(f"math-{seed}")
     kinds = sorted(GENERATORS)
     out = []

@@ -24,7 +24,6 @@ import random
 import re
 from typing import Any
 
-from ylm.agent.synth import check_int
 from ylm.agent.tools import READ_SCHEMA, SEARCH_SCHEMA, SearchIndex, passages, words
 from ylm.agent.trajectory import (
     AssistantTurn,
@@ -36,6 +35,7 @@ from ylm.agent.trajectory import (
     Trajectory,
     UserTurn,
 )
+from ylm.checks import check_int
 from ylm.data import load_documents
 
 SYSTEM = (
@@ -258,9 +258,9 @@ def synthesize_research(
 ) -> list[Trajectory]:
     """Up to ``n_forward`` forward and ``n_reverse`` reverse trajectories over ``docs`` (default: the
     research corpus); fewer when the documents yield fewer."""
-    check_int(seed, "seed")
-    check_int(n_forward, "n_forward", minimum=0)
-    check_int(n_reverse, "n_reverse", minimum=0)
+    check_int("seed", seed, minimum=None)
+    check_int("n_forward", n_forward, minimum=0)
+    check_int("n_reverse", n_reverse, minimum=0)
     rng = random.Random(f"research-{seed}")
     index = SearchIndex(docs if docs is not None else research_corpus())
     out: list[Trajectory] = []

@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ylm.agent.synth import check_int
 from ylm.agent.trajectory import (
     AssistantTurn,
     ToolCall,
@@ -25,6 +24,7 @@ from ylm.agent.trajectory import (
     UserTurn,
 )
 from ylm.agent.validate import validate
+from ylm.checks import check_int
 from ylm.data import load_documents
 
 SYSTEM = "You are an assistant that completes the user's requests by calling the available functions."
@@ -91,8 +91,8 @@ def synthesize_tool_use(
 ) -> tuple[list[Trajectory], int]:
     """Up to ``n`` BFCL tasks from agent/train converted in ``seed`` order, and how many were skipped as
     invalid."""
-    check_int(seed, "seed")
-    check_int(n, "n", minimum=0)
+    check_int("seed", seed, minimum=None)
+    check_int("n", n, minimum=0)
     docs = docs if docs is not None else [d for d in load_documents("agent", "train") if "trajectory" in d]
     order = list(range(len(docs)))
     random.Random(f"tool_use-{seed}").shuffle(order)
