@@ -2,12 +2,13 @@
 
 One folder per idea, plus top-level modules every folder may use; imports only point left:
 
-    top level (paths, data, timing, notebook)  <-  model, tokenizer  <-  agent  <-  train
+    top level (paths, data, timing, notebook, checks)  <-  model, tokenizer  <-  agent  <-  train
 
     ylm.paths       where data, cache and figures live (YLM_DATA_DIR, YLM_CACHE_DIR, YLM_FIGURES_DIR); smoke switch
     ylm.data        the committed corpora in data_samples/ by domain and split
     ylm.timing      timers and bandwidth probes for benchmarks
     ylm.notebook    what every notebook repeats: seeding, saving a figure
+    ylm.checks      the argument checks every room shares (a ValueError naming the argument)
     ylm.model       MLA (naive and absorbed), caches, the Youtu-2B-shaped CausalLM, transformers checkpoints
     ylm.tokenizer   Youtu-style pre-tokenization, BPE training, staged construction, compression vs references
     ylm.agent       trajectories, the Youtu chat format with loss masks, parsing, tools, synthesis
