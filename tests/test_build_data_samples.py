@@ -1,5 +1,5 @@
 """Pure functions of scripts/build_data_samples.py and its parsers in scripts/data_build/: untagging,
-detokenising, splits, call parsing, writing."""
+detokenising, splits, call parsing, HTML sections, file selection, writing."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import build_data_samples
 import pytest
-from data_build import bfcl, brown, common, sympy_docs
+from data_build import bfcl, brown, common, debian_reference, numpy_source, sympy_docs
 
-from ylm.data import DOMAINS, SPLITS
+from ylm.data import DOMAINS, EXTRA_CORPORA, corpus_splits
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,6 +88,44 @@ def test_html_article_text_keeps_latex_and_drops_chrome():
     assert "menu" not in text and "foot" not in text
 
 
+def test_debian_reference_sections_split_at_headings_and_drop_navigation():
+    html = (
+        "<html><body><div class=\"navheader\">上一页 nav</div><div class=\"chapter\">"
+        "<h1 class=\"title\"><a id=\"_chap\"/>第 8 章 国际化</h1>"
+        "<div class=\"toc\"><p>目录</p><dl><dt>8.1. 语言环境</dt></dl></div>"
+        "<p> 一个应用软件的多语言化，通过 2 个\n步骤完成。</p>"
+        "<div class=\"section\"><h2 class=\"title\"><a id=\"_locale\"/>8.1. 语言环境</h2>"
+        "<div class=\"section\"><h3 class=\"title\"><a id=\"_utf8\"/>8.1.1. UTF-8</h3>"
+        "<p>设置 <code class=\"literal\">LANG</code>\n变量。</p>"
+        "<pre class=\"screen\"># dpkg-reconfigure  locales\n  $ echo $LANG</pre>"
+        "<table><tr><th> 软件包 </th><th>大小</th></tr><tr><td><a href=\"x\"> ibus </a></td><td>1637</td></tr>"
+        "</table></div></div>"
+        "<div class=\"footnotes\"><p><sup>[1] </sup>脚注文字。</p></div>"
+        "</div><div class=\"navfooter\">下一页 foot</div></body></html>"
+    )
+    sections = dict(debian_reference.chapter_sections(html))
+    assert list(sections) == ["_chap", "_locale", "footnotes"]  # the heading-only 8.1 is folded into 8.1.1
+    assert sections["_chap"] == "第 8 章 国际化\n\n一个应用软件的多语言化，通过 2 个步骤完成。\n"
+    locale = sections["_locale"]
+    assert locale.startswith("8.1. 语言环境\n\n8.1.1. UTF-8\n")
+    assert "设置 LANG 变量。" in locale  # a line break between CJK characters is no space, else one space
+    assert "# dpkg-reconfigure  locales\n  $ echo $LANG\n" in locale  # <pre> keeps its whitespace
+    assert "软件包\t大小\nibus\t1637\n" in locale
+    assert sections["footnotes"] == "[1] 脚注文字。\n"
+    assert not any(word in "".join(sections.values()) for word in ("nav", "foot", "目录", "上一页", "下一页"))
+
+
+@pytest.mark.parametrize("rel, keep", [
+    ("lib/npyio.py", True), ("_core/numeric.py", True), ("f2py/crackfortran.py", True),
+    ("matrixlib/defmatrix.py", True),
+    ("lib/tests/test_io.py", False), ("_core/tests/examples/cython/setup.py", False), ("conftest.py", False),
+    ("ma/core.py", False), ("random/_pickle.py", False), ("_utils/_pep440.py", False),
+    ("__config__.py", False), ("distutils/ccompiler.py", False),
+])
+def test_numpy_keeps_only_its_own_non_test_files(rel: str, keep: bool):
+    assert numpy_source.is_numpy_keeper(Path(rel)) is keep
+
+
 def _docs() -> list[dict]:
     docs = []
     for key, spec in build_data_samples.SOURCES.items():
@@ -119,6 +157,15 @@ def test_write_outputs_splits_by_document_and_is_reproducible(tmp_path: Path):
     assert all(f"pkg-{k}" in notice for k in build_data_samples.SOURCES)
 
 
+def test_write_outputs_holds_out_every_document_of_a_heldout_only_corpus(tmp_path: Path):
+    manifest = build_data_samples.write_outputs(tmp_path, _docs(), {k: "p" for k in build_data_samples.SOURCES})
+    files = {f["path"]: f for f in manifest["files"]}
+    assert "numpy/train.jsonl" not in files and not (tmp_path / "numpy" / "train.jsonl").exists()
+    assert files["numpy/heldout.jsonl"]["documents"] == 12
+    assert files["chinese/train.jsonl"]["documents"] == 10 and files["chinese/heldout.jsonl"]["documents"] == 2
+    assert {f["domain"] for f in manifest["files"]} == set(DOMAINS + EXTRA_CORPORA)
+
+
 def test_write_outputs_rejects_duplicate_ids(tmp_path: Path):
     docs = _docs()
     docs.append(dict(docs[0]))
@@ -130,7 +177,7 @@ def test_committed_manifest_matches_files():
     data = REPO_ROOT / "data_samples"
     manifest = json.loads((data / "MANIFEST.json").read_text(encoding="utf-8"))
     assert {(f["domain"], f["split"]) for f in manifest["files"]} == {
-        (d, s) for d in DOMAINS for s in SPLITS}
+        (d, s) for d in DOMAINS + EXTRA_CORPORA for s in corpus_splits(d)}
     for f in manifest["files"]:
         assert common.sha256_hex((data / f["path"]).read_bytes()) == f["sha256"], f["path"]
     assert sum(f["bytes"] for f in manifest["files"]) < 25 * 2**20

@@ -7,6 +7,11 @@ STEM/math, code, agent/tool use), each split *by document* into ``train`` and ``
     data_samples/MANIFEST.json               per file: documents, bytes, characters, sha256; per source: licence
     data_samples/NOTICE                      attributions
 
+Two more corpora lie outside the curriculum (``EXTRA_CORPORA``; nothing mixes them into training) for the
+tokenizer experiments: ``chinese`` (Simplified-Chinese prose, ``train`` and ``heldout``) and ``numpy``
+(Python source of a project the kit never trains on, ``heldout`` only). The loaders take their names in
+place of a domain; ``DOMAINS`` stays the four curriculum domains.
+
 Agent documents also carry ``"trajectory"``: the structured record (tools, user turns, tool calls and the
 real observations from executing them) that ``text`` is a plain transcript of.
 ``scripts/build_data_samples.py`` regenerates every file from registry packages. ``ylm.paths.data_dir()``
@@ -25,7 +30,10 @@ from ylm.checks import check_int, check_rate
 from ylm.paths import data_dir as default_data_dir
 
 DOMAINS: tuple[str, ...] = ("general", "stem", "code", "agent")
+# Corpora outside the curriculum, used by the tokenizer experiments (never mixed into training).
+EXTRA_CORPORA: tuple[str, ...] = ("chinese", "numpy")
 SPLITS: tuple[str, ...] = ("train", "heldout")
+HELDOUT_ONLY: tuple[str, ...] = ("numpy",)  # corpora without a train split: nothing trains on them
 MANIFEST_NAME = "MANIFEST.json"
 
 
@@ -34,15 +42,25 @@ def _check_name(field: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"unknown {field} {value!r}; valid {field}s are: {', '.join(allowed)}")
 
 
+def corpus_splits(domain: str) -> tuple[str, ...]:
+    """The splits of one domain or extra corpus: ``("heldout",)`` for those in HELDOUT_ONLY, else SPLITS."""
+    _check_name("domain", domain, DOMAINS + EXTRA_CORPORA)
+    return ("heldout",) if domain in HELDOUT_ONLY else SPLITS
+
+
 def domain_path(domain: str, split: str, data_dir: Path | None = None) -> Path:
-    """Path of one domain/split file; ``ValueError`` listing the valid names for unknown ones."""
-    _check_name("domain", domain, DOMAINS)
+    """Path of one domain/split file, for a name of DOMAINS or EXTRA_CORPORA; ``ValueError`` listing the
+    valid names for unknown ones, and the valid splits for a split the corpus does not have."""
+    splits = corpus_splits(domain)
     _check_name("split", split, SPLITS)
+    if split not in splits:
+        raise ValueError(f"split {split!r} does not exist for domain {domain!r}; "
+                         f"valid splits of {domain!r} are: {', '.join(splits)}")
     return (data_dir or default_data_dir()) / domain / f"{split}.jsonl"
 
 
 def iter_documents(domain: str, split: str = "train", data_dir: Path | None = None) -> Iterator[dict[str, Any]]:
-    """Yield the documents of one domain and split, in file order."""
+    """Yield the documents of one domain (or extra corpus) and split, in file order."""
     path = domain_path(domain, split, data_dir)
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing; regenerate data_samples/ with `make data`")
