@@ -1,7 +1,9 @@
-"""Tokenizer speed: training throughput (HF one-stage BPE, our merge extension) and encode throughput of a
-kit tokenizer vs Llama 3 on the same text. Prints a table, then one JSON line.
+"""Tokenizer speed: training throughput (HF one-stage BPE, our merge extension, the staged and superword
+128K builds) and encode throughput of the kit's tokenizers vs Llama 3 on the same text. Superword pieces are
+whole runs between digits and line breaks, so BPE works on longer pieces and its per-piece cache hits less
+often; the superword rows measure what that costs per MB. Prints a table, then one JSON line.
 
-    .venv/bin/python benchmarks/bench_tokenizer.py [--vocab-size 32768] [--repeats 3]
+    .venv/bin/python benchmarks/bench_tokenizer.py [--vocab-size 32768] [--superword-share 0.5] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from tokenizers import Tokenizer
 from ylm.data import DOMAINS, load_texts
 from ylm.tokenizer.reference import load_reference
 from ylm.tokenizer.staged import byte_vocab, learn_merges, vocab_from_tokenizer, youtu_staged
+from ylm.tokenizer.superword import youtu_superword
 from ylm.tokenizer.train import TokenizerConfig, train_tokenizer
 
 
@@ -31,6 +34,7 @@ def best_of(repeats: int, fn):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vocab-size", type=int, default=32768)
+    parser.add_argument("--superword-share", type=float, default=0.5, help="transition point (notebook 01 picks 0.5)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
@@ -62,7 +66,13 @@ def main() -> None:
     t_staged, (youtu, report) = best_of(
         args.repeats, lambda: youtu_staged(o200k, [reasoning], full_config, base_size=100_000)
     )
+    everything = [t for d in (*DOMAINS, "chinese") for t in load_texts(d, "train")]
+    t_super, (superword, super_report) = best_of(
+        args.repeats,
+        lambda: youtu_superword(o200k, [reasoning], everything, full_config, args.superword_share, base_size=100_000),
+    )
     t_ours, n_ours = cold_encode(ours)
+    t_super_enc, n_super = cold_encode(superword)
     t_youtu, n_youtu = cold_encode(youtu)
     t_llama, n_llama = cold_encode(llama)
     n_merges = len(grown) - 256
@@ -103,6 +113,20 @@ def main() -> None:
             mb_text / t_youtu,
             f"{n_youtu} tokens",
         ),
+        (
+            f"train: + superword stage (t={args.superword_share:g})",
+            f"{sum(len(t.encode()) for t in everything) / 1e6:.2f} MB",
+            t_super,
+            sum(len(t.encode()) for t in everything) / 1e6 / t_super,
+            f"{super_report['superwords']} superwords, 128,256 entries",
+        ),
+        (
+            "encode: ours staged + superwords (128,256)",
+            f"{mb_text:.2f} MB",
+            t_super_enc,
+            mb_text / t_super_enc,
+            f"{n_super} tokens",
+        ),
         ("encode: Llama 3 (128,256)", f"{mb_text:.2f} MB", t_llama, mb_text / t_llama, f"{n_llama} tokens"),
     ]
     print(f"{'step':46s} {'input':>9s} {'seconds':>8s} {'MB/s':>7s}  note")
@@ -127,6 +151,12 @@ def main() -> None:
                 "tokens_ours": n_ours,
                 "tokens_ours_staged_128k": n_youtu,
                 "tokens_llama3": n_llama,
+                "superword_share": args.superword_share,
+                "superword_128k_build_s": round(t_super, 2),
+                "encode_superword_128k_mb_per_s": round(mb_text / t_super_enc, 3),
+                "tokens_superword_128k": n_super,
+                "superword_vs_llama3_encode_time_ratio": round(t_super_enc / t_llama, 3),
+                "superword_vs_llama3_token_ratio": round(n_super / n_llama, 4),
             }
         )
     )

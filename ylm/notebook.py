@@ -42,3 +42,21 @@ def save_figure(fig: Any, name: str) -> Path:
     path = figures_dir() / name
     fig.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
     return path
+
+
+def bars_vs_baseline(ax: Any, table: Any, lower: float, ylabel: str) -> None:
+    """Grouped bars of a (rows: texts, columns: variants) table of % differences, the y axis cut at ``lower``:
+    a bar cut there is drawn to the cut and labelled with its true value, so a clipped bar never passes for
+    one that ends at the axis."""
+    table.clip(lower=lower).plot.bar(ax=ax, width=0.8)
+    ax.set_ylim(bottom=lower * 1.08)
+    ax.axhline(0, color="black", lw=0.8)
+    for container, column in zip(ax.containers, table.columns, strict=True):
+        for bar, value in zip(container, table[column], strict=True):
+            if value < lower:
+                ax.annotate(f"{value:.0f}", (bar.get_x() + bar.get_width() / 2, lower), ha="center", va="top",
+                            fontsize=7, rotation=90, xytext=(0, -2), textcoords="offset points")
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="x", rotation=30)
+    for label in ax.get_xticklabels():
+        label.set_ha("right")

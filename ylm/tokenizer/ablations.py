@@ -148,11 +148,9 @@ def staging_variants(
     return variants
 
 
-def bootstrap_change(
-    reference_tokens: Sequence[int], variant_tokens: Sequence[int], n_boot: int = 2000, seed: int = 0
-) -> tuple[float, float]:
-    """95% paired-bootstrap interval over documents of ``(T_reference / T_variant - 1) * 100``: the % change
-    in bytes per token of the variant against the reference on the same documents."""
+def _paired_sums(reference_tokens: Sequence[int], variant_tokens: Sequence[int], n_boot: int,
+                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Token totals of both tokenizers over ``n_boot`` resamples (with replacement) of the same documents."""
     if n_boot < 1:
         raise ValueError(f"n_boot must be >= 1 (bootstrap resamples), got {n_boot}")
     ref, var = np.asarray(reference_tokens), np.asarray(variant_tokens)
@@ -164,9 +162,30 @@ def bootstrap_change(
     # The same resampled documents for both tokenizers: the pairing removes the document-to-document spread
     # that both share, leaving only how consistently the variant differs.
     picks = np.random.default_rng(seed).integers(0, len(ref), size=(n_boot, len(ref)))
-    change = (ref[picks].sum(axis=1) / var[picks].sum(axis=1) - 1) * 100
-    low, high = np.quantile(change, [0.025, 0.975])
+    return ref[picks].sum(axis=1), var[picks].sum(axis=1)
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    low, high = np.quantile(values, [0.025, 0.975])
     return float(low), float(high)
+
+
+def bootstrap_change(
+    reference_tokens: Sequence[int], variant_tokens: Sequence[int], n_boot: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """95% paired-bootstrap interval over documents of ``(T_reference / T_variant - 1) * 100``: the % change
+    in bytes per token of the variant against the reference on the same documents."""
+    ref, var = _paired_sums(reference_tokens, variant_tokens, n_boot, seed)
+    return _interval((ref / var - 1) * 100)
+
+
+def bootstrap_interval(
+    reference_tokens: Sequence[int], variant_tokens: Sequence[int], n_boot: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """95% paired-bootstrap interval over documents of ``(T_reference - T_variant) / T_reference * 100``: the %
+    fewer tokens than the reference (nanochat's relative difference)."""
+    ref, var = _paired_sums(reference_tokens, variant_tokens, n_boot, seed)
+    return _interval((ref - var) / ref * 100)
 
 
 def staging_ablation(

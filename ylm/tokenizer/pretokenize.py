@@ -10,15 +10,19 @@ The paper's tokenizer differs from Llama 3's mostly in step 1 (``paper_facts.md`
 GPT-4o (o200k) regex, but numbers are split into single digits 0-9 and every CJK character, kana, hangul
 syllable and CJK punctuation mark is its own piece. ``split_pattern`` builds these regexes ("youtu",
 "o200k", "llama3") with a selectable digit group (1, 2 or 3 digits per piece) for the ablations.
+
+"superword" is the relaxed pattern of a SuperBPE-style second stage (``ylm.tokenizer.superword``): a piece is
+a run of anything but digits and line breaks, so tokens may bridge spaces, punctuation and CJK characters,
+while digit groups and runs of line breaks (with the spaces around them) stay pieces of their own.
 """
 
 from __future__ import annotations
 
 from tokenizers import Regex, pre_tokenizers
 
-PRETOKENIZERS: tuple[str, ...] = ("youtu", "o200k", "llama3")
+PRETOKENIZERS: tuple[str, ...] = ("youtu", "o200k", "llama3", "superword")
 DIGIT_GROUPS: tuple[int, ...] = (1, 2, 3)
-DEFAULT_DIGITS = {"youtu": 1, "o200k": 3, "llama3": 3}
+DEFAULT_DIGITS = {"youtu": 1, "o200k": 3, "llama3": 3, "superword": 1}
 
 # One piece per character for these: CJK ideographs, kana, hangul, CJK punctuation and full-width forms.
 _CJK = (
@@ -36,6 +40,8 @@ def split_pattern(pretokenizer: str = "youtu", digits: int | None = None) -> str
     if digits not in DIGIT_GROUPS:
         raise ValueError(f"digits must be one of {DIGIT_GROUPS}, got {digits!r}")
     num = r"\p{N}" if digits == 1 else rf"\p{{N}}{{1,{digits}}}"
+    if pretokenizer == "superword":
+        return rf"{num}|\s*[\r\n]+|[^\r\n\p{{N}}]+"
     if pretokenizer == "llama3":
         return (
             rf"{_CONTRACTIONS}|[^\r\n\p{{L}}\p{{N}}]?\p{{L}}+|{num}| ?[^\s\p{{L}}\p{{N}}]+[\r\n]*"

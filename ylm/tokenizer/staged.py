@@ -271,6 +271,14 @@ def youtu_staged(
     ``source`` entries fill the remaining slots.
     """
     config.validate()
+    vocab, report = youtu_staged_vocab(source, stage_texts, config, base_size)
+    return assemble(vocab.to_model(), config), report
+
+
+def youtu_staged_vocab(
+    source: BPEVocab, stage_texts: list[Iterable[str]], config: TokenizerConfig, base_size: int = 100_000
+) -> tuple[BPEVocab, dict[str, object]]:
+    """``youtu_staged``'s vocabulary before assembly (so a later stage can continue from it), and its report."""
     if not 256 <= base_size <= config.bpe_size:
         raise ValueError(
             f"base_size must be in [256, config.bpe_size = {config.bpe_size}] (at least the byte alphabet), "
@@ -291,7 +299,7 @@ def youtu_staged(
         report[f"learned_stage{k + 1}"] = len(vocab) - before
     vocab, report["topped_up"] = top_up(vocab, pool, config.bpe_size)
     report["bpe_size"] = len(vocab)
-    return assemble(vocab.to_model(), config), report
+    return vocab, report
 
 
 def _stage_list(stages: list, field: str) -> list:
