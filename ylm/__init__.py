@@ -9,6 +9,7 @@ One folder per idea, plus top-level modules every folder may use; imports only p
     ylm.timing      timers and bandwidth probes for benchmarks
     ylm.notebook    what every notebook repeats: seeding, saving a figure
     ylm.checks      the argument checks every room shares (a ValueError naming the argument)
+    ylm.paper_results  the paper's benchmark numbers (shipped CSV), agentic means, plots with your own rows
     ylm.model       MLA (naive and absorbed), caches, the Youtu-2B-shaped CausalLM, transformers checkpoints
     ylm.tokenizer   Youtu-style pre-tokenization, BPE training, staged construction, compression vs references
     ylm.agent       trajectories, the Youtu chat format with loss masks, parsing, tools, synthesis

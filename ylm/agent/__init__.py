@@ -10,6 +10,10 @@
     tools          the real tools: calculator, Python test sandbox, BM25 search/read
     synth          small synthetic trajectory sets (math, code, research, tool use) built with those tools
     stats          tokens and loss per category, the mix against the paper's, agreement with the template
+    runtime        the agent loop: a policy (a model with its KV cache, or a scripted fake) and real tool calls
+    toybench       a toy agent benchmark graded by difficulty (math, tool use, lookup, recovery), held out
+    toybench_scoring  its scores: valid and right calls, success, recovery, steps; the call given the thinking
 
-Imports the top level (paths, data, timing) and ``ylm.tokenizer``, never model or train.
+Imports the top level (paths, data, timing, checks), ``ylm.tokenizer`` and ``ylm.model`` (the runtime decodes
+with a ``CausalLM``), never train.
 """

@@ -7,6 +7,7 @@
     checkpoint   atomic checkpoints (weights, optimizer, sampler, RNG) and exact resume
     distributed  torchrun / torch.distributed helpers (gloo on CPU, NCCL on CUDA)
     experiment   notebook 04's arms: branch a control from a stage end, trajectory loss, loss by position
+    agent_experiment  notebook 05's runs: equal-budget agent fine-tuning, agentic-token budgets, jobs on both cores
 
 May import every other room (top level, model, tokenizer, agent); nothing imports it.
 """
