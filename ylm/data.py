@@ -115,6 +115,11 @@ def load_manifest(data_dir: Path | None = None) -> dict[str, Any]:
     return json.loads(((data_dir or default_data_dir()) / MANIFEST_NAME).read_text(encoding="utf-8"))
 
 
+def sha256_text(text: str) -> str:
+    """Hex sha256 of a text's UTF-8 bytes: the content hash held-out checks compare."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file's bytes."""
     digest = hashlib.sha256()

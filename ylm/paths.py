@@ -29,6 +29,17 @@ def _checkout_root() -> Path | None:
 CHECKOUT_ROOT = _checkout_root()
 
 
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a sibling temporary file and a rename: a reader, or the next run after a
+    killed one, sees the old file or the new one, never half of one. Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
 def _from_env(name: str) -> Path | None:
     value = os.environ.get(name, "").strip()
     return Path(value).expanduser() if value else None

@@ -9,9 +9,9 @@ import pytest
 import torch
 from agent_fixtures import CALC
 
+from ylm.agent import runtime
 from ylm.agent.render import as_rendered, encode, generation_prompt, render, render_assistant_body
 from ylm.agent.runtime import (
-    STATUSES,
     ModelPolicy,
     Prompt,
     Sampling,
@@ -95,19 +95,28 @@ def test_calls_are_run_with_the_parsed_arguments_and_the_context_is_what_render_
             len(encode(kit, environment_text(s.tool_turn())).ids) for s in episode.steps if s.outputs)
 
 
-def test_a_tool_response_injected_without_the_template_wrapper_is_caught(kit):
+def test_a_tool_response_injected_without_the_template_wrapper_is_caught(kit, monkeypatch):
     """The deliberately broken runtime: observations appended bare, not as <|User|><tool_response>...; the
-    comparison with render must fail."""
+    comparison with render must fail for it and hold for the real one."""
     traj = synthesize_math(3, 1, branch_rate=0.0)[0]
-    episode = run_episode(ScriptedPolicy(kit, replies(traj)), kit, Prompt.from_trajectory(traj),
-                          {"calculator": Recorder()})
-    broken = episode.context_ids[: episode.prompt_tokens] + list(encode(kit, episode.steps[0].text).ids)
-    broken += list(encode(kit, episode.steps[0].outputs[0] + generation_prompt()).ids)
-    broken += list(encode(kit, episode.steps[1].text).ids)
+
+    def episode():
+        return run_episode(ScriptedPolicy(kit, replies(traj)), kit, Prompt.from_trajectory(traj),
+                           {"calculator": Recorder()})
+
+    assert episode().context_ids == render(traj, kit).ids
+    wrapped = runtime.environment_text
+
+    def bare(turn):
+        if isinstance(turn, ToolTurn):
+            return "".join(r.content for r in turn.responses) + generation_prompt()
+        return wrapped(turn)
+
+    monkeypatch.setattr(runtime, "environment_text", bare)
+    broken = episode().context_ids
     text = kit.decode(broken, skip_special_tokens=False)
     assert RESP_OPEN not in text and RESP_CLOSE not in text
     assert broken != render(traj, kit).ids
-    assert episode.context_ids == render(traj, kit).ids
 
 
 def test_requests_are_asked_in_turn(kit):
@@ -242,11 +251,12 @@ def test_model_policy_sampling_is_seeded_and_an_episode_runs_to_a_status(kit, mo
     assert first != ModelPolicy(model, kit, dataclasses.replace(sampling, seed=6)).next_turn(context)
     episode = run_episode(ModelPolicy(model, kit, Sampling(max_new_tokens=16)), kit, PROMPT,
                           {"calculator": Recorder()})
-    assert episode.status in STATUSES and episode.generated_tokens >= 1
+    # a random model never ends its turn: greedy decoding runs to the token limit
+    assert episode.status == "truncated" and episode.generated_tokens == 16
     short = CausalLM(model.config.replace(max_position_embeddings=episode.prompt_tokens + 4))
     episode = run_episode(ModelPolicy(short, kit, Sampling(max_new_tokens=50)), kit, PROMPT,
                           {"calculator": Recorder()})
-    assert episode.status in ("context_limit", "malformed_call", "answered")
+    assert episode.status == "context_limit"
     assert episode.context_tokens <= episode.prompt_tokens + 4
 
 

@@ -4,7 +4,6 @@ everything training draws) and their grading on hand-made transcripts."""
 from __future__ import annotations
 
 import collections
-import hashlib
 import re
 
 import pandas as pd
@@ -31,7 +30,7 @@ from ylm.agent.toybench_scoring import (
 )
 from ylm.agent.trajectory import AssistantTurn, ToolCall, Trajectory, UserTurn
 from ylm.agent.validate import validate
-from ylm.data import DOMAINS, load_texts
+from ylm.data import DOMAINS, load_texts, sha256_text
 from ylm.model.config import toy_mla
 from ylm.tokenizer.kit import kit_tokenizer
 from ylm.tokenizer.special_tokens import CALL_OPEN
@@ -226,10 +225,6 @@ def test_call_given_thinking_scores_the_completion_of_the_reference_turn(tasks, 
 # ---------------------------------------------------------------- held out
 
 
-def sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def question_and_answer(traj: Trajectory) -> tuple[list[str], str]:
     """The user requests (a rendered user turn is ``<|User|>`` + one) and the reference's final answer."""
     return [t.content for t in traj.turns if isinstance(t, UserTurn)], traj.turns[-1].content
@@ -246,14 +241,14 @@ def test_no_task_is_in_anything_the_training_sampler_draws(kit):
         # the sampler's own lists: what it loaded, and what it synthesizes for an epoch
         for traj in source._base + [t for epoch in TRAINING_EPOCHS for t in source._fresh(epoch)]:
             asked, answered = question_and_answer(traj)
-            questions |= {sha(q) for q in asked}
-            pairs.add(sha("\x00".join([*asked, answered])))
+            questions |= {sha256_text(q) for q in asked}
+            pairs.add(sha256_text("\x00".join([*asked, answered])))
             drawn += 1
     assert drawn == len(TRAINING_SEEDS) * (len(source._base) + len(TRAINING_EPOCHS) * FRESH_MATH_PER_EPOCH)
     for task in make_tasks(0) + make_tasks(1):
         asked, answered = question_and_answer(task.trajectory)
-        assert not {sha(q) for q in asked} & questions, task.id
-        assert sha("\x00".join([*asked, answered])) not in pairs, task.id
+        assert not {sha256_text(q) for q in asked} & questions, task.id
+        assert sha256_text("\x00".join([*asked, answered])) not in pairs, task.id
 
 
 def test_the_values_are_disjoint_as_documented(tasks):

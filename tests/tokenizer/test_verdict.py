@@ -4,7 +4,7 @@ and the verdict words follow the numbers."""
 import pandas as pd
 import pytest
 
-from ylm.data import load_documents, load_texts
+from ylm.data import load_documents, load_texts, sha256_text
 from ylm.tokenizer.ablations import bpe_entries
 from ylm.tokenizer.staged import vocab_from_tokenizer
 from ylm.tokenizer.train import TokenizerConfig, train_tokenizer
@@ -16,7 +16,6 @@ from ylm.tokenizer.verdict import (
     SUPERWORDS,
     SourceSplit,
     claim_verdicts,
-    content_hash,
     equal_size_controls,
     pick_share,
     source_split,
@@ -35,13 +34,13 @@ def split():
 
 
 def test_held_out_sources_never_reach_training(split):
-    trained = {content_hash(t) for t in split.training_texts()}
+    trained = {sha256_text(t) for t in split.training_texts()}
     for key, docs in split.out_of_source.items():
-        assert docs and not trained & {content_hash(t) for t in docs}, key
+        assert docs and not trained & {sha256_text(t) for t in docs}, key
     for domain, source in OUT_OF_SOURCE.items():
-        held = {content_hash(d["text"]) for name in ("train", "heldout") for d in load_documents(domain, name)
+        held = {sha256_text(d["text"]) for name in ("train", "heldout") for d in load_documents(domain, name)
                 if d["source"] == source}
-        assert held == {content_hash(t) for t in split.out_of_source[f"{domain}/{source}"]}
+        assert held == {sha256_text(t) for t in split.out_of_source[f"{domain}/{source}"]}
         assert f"{domain}/{source}" not in split.in_source
     assert "code/numpy" in split.out_of_source and split.train["chinese"]
     assert {k.split("/")[0] for k in split.in_source} >= {"general", "stem", "code", "agent", "chinese"}

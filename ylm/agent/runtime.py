@@ -50,6 +50,7 @@ import torch
 from ylm.agent.parse import ToolCallParseError, parse_assistant_body, regroup_branches
 from ylm.agent.render import encode, generation_prompt, render_segments
 from ylm.agent.schema import ToolCallError, check_tool_call, tool_index
+from ylm.agent.tools import ERROR_PREFIX
 from ylm.agent.trajectory import (
     AssistantTurn,
     ToolCall,
@@ -63,9 +64,9 @@ from ylm.agent.trajectory import (
 from ylm.checks import check_int, check_number
 from ylm.model.causal_lm import CausalLM
 from ylm.tokenizer.special_tokens import EOS
+from ylm.tokenizer.train import special_id
 
 STATUSES: tuple[str, ...] = ("answered", "malformed_call", "max_steps", "context_limit", "truncated")
-ERROR_PREFIX = "error: "  # how the kit's tools report failure (calculator_tool); rejected calls read the same
 
 Tool = Callable[[dict[str, Any]], str]
 
@@ -101,15 +102,6 @@ class Policy(Protocol):
     max_context: int | None
 
     def next_turn(self, context_ids: list[int]) -> list[int]: ...
-
-
-def token_id(tokenizer: Any, token: str) -> int:
-    """The id of a special token; a ValueError naming it when the tokenizer lacks it."""
-    found = tokenizer.token_to_id(token) if hasattr(tokenizer, "token_to_id") else None
-    if found is None:
-        raise ValueError(f"tokenizer has no {token!r} token; use a kit tokenizer "
-                         "(ylm.tokenizer.kit.kit_tokenizer)")
-    return found
 
 
 class ScriptedPolicy:
@@ -166,7 +158,7 @@ class ModelPolicy:
         if model.config.attn_kind == "mla":
             model.set_attn_impl("absorbed")
         self.model, self.sampling = model.eval(), sampling
-        self.eos_id = token_id(tokenizer, EOS)
+        self.eos_id = special_id(tokenizer, EOS)
         self.max_context: int = limit if max_context is None else max_context
         self.device = model.model.embed_tokens.weight.device
         self.generator = torch.Generator(device=self.device).manual_seed(sampling.seed)

@@ -218,12 +218,15 @@ def calculate(expression: str) -> float | int:
     return values[0]
 
 
+ERROR_PREFIX = "error: "  # how a tool's observation reports a failure; the runtime answers rejected calls alike
+
+
 def calculator_tool(expression: str) -> str:
     """What the calculator tool returns: the value (floats to 10 significant digits) or ``error: ...``."""
     try:
         value = calculate(expression)
     except CalculatorError as err:
-        return f"error: {err}"
+        return f"{ERROR_PREFIX}{err}"
     return str(value) if isinstance(value, int) else format(value, ".10g")
 
 

@@ -58,7 +58,7 @@ from ylm.agent.synth.math_tasks import GENERATORS, Problem, make_math_trajectory
 from ylm.agent.synth.research import READ_SCHEMA, SEARCH_SCHEMA, _blank, _candidate_sentences
 from ylm.agent.synth.research import SYSTEM as RESEARCH_SYSTEM
 from ylm.agent.synth.tool_use import convert_bfcl
-from ylm.agent.tools import CALCULATOR_SCHEMA, SearchIndex, calculator_tool, words
+from ylm.agent.tools import CALCULATOR_SCHEMA, ERROR_PREFIX, SearchIndex, calculator_tool, words
 from ylm.agent.trajectory import (
     AssistantTurn,
     Branch,
@@ -80,7 +80,7 @@ MATH_KINDS: dict[int, tuple[str, ...]] = {
     3: ("compound_interest", "speed", "mean"),
 }
 SLIP_KINDS: tuple[str, ...] = ("compound_interest", "speed", "hypotenuse")  # the generators with a slip
-TRANSIENT_ERROR = "error: calculator timed out after 5 s; the expression was not evaluated. Retry the call."
+TRANSIENT_ERROR = ERROR_PREFIX + "calculator timed out after 5 s; the expression was not evaluated. Retry the call."
 RETRY_REFLECTION = "The calculator timed out before evaluating; the expression is fine. Call it again."
 LOOKUP_K = 1
 MAX_READ_CHARS = 500  # of a level-3 lookup's read observation: keeps the task within ~1,000 kit tokens
@@ -173,8 +173,8 @@ def kit_tools(schemas: list[dict[str, Any]], fail_first_call: bool = False) -> d
     tools: dict[str, Tool] = {"calculator": lambda a: calculator_tool(a["expression"])}
     if "search" in names or "read" in names:
         index = lookup_index()
-        tools["search"] = lambda a: index.search(a["query"], a.get("k", 5))
-        tools["read"] = lambda a: index.read(a["doc_id"], a.get("focus", ""))
+        tools["search"] = lambda a: index.search(**a)  # arguments already checked against the schema
+        tools["read"] = lambda a: index.read(**a)
     if fail_first_call:
         tools["calculator"] = _fails_first(tools["calculator"], TRANSIENT_ERROR)
     return {name: tools[name] for name in names}

@@ -24,9 +24,9 @@ import pandas as pd
 
 from ylm.agent.parse import ToolCallParseError, parse_completion
 from ylm.agent.render import encode, render_segments
-from ylm.agent.runtime import ERROR_PREFIX, Episode, Policy, run_episode
+from ylm.agent.runtime import Episode, Policy, run_episode
 from ylm.agent.schema import ToolCallError, check_tool_call, tool_index
-from ylm.agent.tools import CalculatorError, calculate
+from ylm.agent.tools import ERROR_PREFIX, CalculatorError, calculate
 from ylm.agent.toybench import Task, lookup_index, task_tools
 from ylm.agent.trajectory import AssistantTurn, ToolCall
 from ylm.tokenizer.special_tokens import CALL_OPEN

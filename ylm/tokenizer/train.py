@@ -12,7 +12,6 @@ so document text can never inject a control id.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from tokenizers import AddedToken, Encoding, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from ylm.checks import check_int
+from ylm.paths import write_text_atomic
 from ylm.tokenizer.pretokenize import make_pre_tokenizer, split_pattern
 from ylm.tokenizer.special_tokens import BOS, EOS, YOUTU_SPECIAL_TOKENS, special_tokens
 
@@ -130,6 +130,15 @@ def encode_plain(tok: Tokenizer, text: str) -> list[int]:
     return encode_plain_batch(tok, [text])[0].ids
 
 
+def special_id(tok: Any, token: str) -> int:
+    """The id of one special token; a ValueError naming it when ``tok`` lacks it (not a kit tokenizer)."""
+    found = tok.token_to_id(token) if hasattr(tok, "token_to_id") else None
+    if found is None:
+        raise ValueError(f"tokenizer has no {token!r} token; use a kit tokenizer "
+                         "(ylm.tokenizer.kit.kit_tokenizer or ylm.tokenizer.train.train_tokenizer)")
+    return found
+
+
 def special_ids(tok: Tokenizer) -> dict[str, int]:
     """Id of each named Youtu special token present in ``tok``."""
     ids = {s: tok.token_to_id(s) for s in YOUTU_SPECIAL_TOKENS}
@@ -138,13 +147,8 @@ def special_ids(tok: Tokenizer) -> dict[str, int]:
 
 def save_tokenizer(tok: Tokenizer, path: str | Path) -> Path:
     """Write ``tokenizer.json`` (loadable by ``Tokenizer.from_file`` and ``PreTrainedTokenizerFast``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write then rename: a reader running in parallel (tests, notebooks) never sees a half-written file.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(tok.to_str(pretty=False), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    # atomic: a reader running in parallel (tests, notebooks) never sees a half-written file
+    return write_text_atomic(path, tok.to_str(pretty=False))
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:

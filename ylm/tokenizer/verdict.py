@@ -21,7 +21,6 @@ bootstrap interval over the documents of that cell.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -29,7 +28,7 @@ import pandas as pd
 from tokenizers import Tokenizer
 
 from ylm.checks import check_number
-from ylm.data import DOMAINS, load_documents
+from ylm.data import DOMAINS, load_documents, sha256_text
 from ylm.tokenizer.ablations import bootstrap_interval, bpe_entries
 from ylm.tokenizer.compression import PAPER_CLAIMS, document_tokens
 from ylm.tokenizer.staged import (
@@ -50,10 +49,6 @@ STEM_STAGE_DOMAINS: tuple[str, ...] = ("stem", "code", "agent")  # the paper's c
 CLAIM_DOMAINS: dict[str, tuple[str, ...]] = {"general": ("general",), "reasoning": ("stem", "code")}
 
 
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 @dataclass
 class SourceSplit:
     """Training text per domain (the kept sources' ``train`` documents, Chinese included) and the two
@@ -68,8 +63,8 @@ class SourceSplit:
 
     def add_out_of_source(self, key: str, texts: Sequence[str]) -> None:
         """Add a corpus no tokenizer trained on; refused if any of its documents is in the training text."""
-        trained = {content_hash(t) for t in self.training_texts()}
-        if any(content_hash(t) in trained for t in texts):
+        trained = {sha256_text(t) for t in self.training_texts()}
+        if any(sha256_text(t) in trained for t in texts):
             raise ValueError(f"out-of-source texts {key!r}: some documents are in the training text")
         self.out_of_source[key] = list(texts)
 
@@ -170,7 +165,7 @@ def verdict_table(
         ref = [n for cell in members for n in counts[baseline_name][cell]]
         for variant in variants:
             tokens = [n for cell in members for n in counts[variant][cell]]
-            low, high = bootstrap_interval(ref, tokens, n_boot)
+            low, high = bootstrap_interval(ref, tokens, n_boot) if n_boot else (float("nan"), float("nan"))
             rows.append({"variant": variant, "split": name, "domain": domain, "source": source,
                          "documents": len(docs), "bytes": sum(len(d.encode("utf-8")) for d in docs),
                          f"{baseline_name}_tokens": sum(ref), "tokens": sum(tokens),
@@ -191,7 +186,7 @@ def claim_verdicts(table: pd.DataFrame, variant: str, baseline_name: str = "llam
                         & (table.source == "all")]
             if hit.empty:
                 raise ValueError(f"no rows for variant {variant!r}, split {name!r}, domains {domains}")
-            measured[name] = _pooled(hit, baseline_name)
+            measured[name] = float(pooled_change(hit, "variant", baseline_name).iloc[0])
         claimed = PAPER_CLAIMS[claim]
         inside, outside = measured["in source"] >= claimed, measured["out of source"] >= claimed
         verdict = ("reproduced" if inside and outside else "reproduced only in source" if inside
@@ -208,7 +203,7 @@ def best_variant(table: pd.DataFrame, split: str = "out of source", baseline_nam
     rows = table[(table.split == split) & (table.source == "all")]
     if rows.empty:
         raise ValueError(f"no rows for split {split!r}; splits present: {', '.join(table.split.unique())}")
-    return rows.groupby("variant").apply(_pooled, baseline_name).sort_values(ascending=False)
+    return pooled_change(rows, "variant", baseline_name).sort_values(ascending=False)
 
 
 def transition_sweep(
@@ -223,7 +218,7 @@ def transition_sweep(
         variants[share] = (youtu_staged(source, [stem_texts], config, base_size)[0] if share == 0 else
                            youtu_superword(source, [stem_texts], everything, config, share, base_size)[0])
     table = verdict_table({f"t={s:g}": tok for s, tok in variants.items()}, split, baseline, baseline_name,
-                          n_boot=200)
+                          n_boot=0)
     table = table[table.source == "all"].copy()
     table.insert(0, "superword_share", table.pop("variant").str[2:].astype(float))
     return table.drop(columns=["low_%", "high_%"]), variants
@@ -238,13 +233,13 @@ def pick_share(sweep: pd.DataFrame, tolerance: float = 1.0, baseline_name: str =
     almost all of the gain with the fewest superwords. The out-of-source split stays a test, never a criterion.
     """
     check_number("tolerance", tolerance, 0)
-    rows = sweep[sweep.split == "in source"]
-    gain = rows.groupby("superword_share").apply(_pooled, baseline_name)
+    gain = pooled_change(sweep[sweep.split == "in source"], "superword_share", baseline_name)
     return float(gain[gain >= gain.max() - tolerance].index.min())
 
 
-def _pooled(rows: pd.DataFrame, baseline_name: str) -> float:
-    """% fewer tokens than the baseline over the tokens of several rows together."""
-    base = rows[f"{baseline_name}_tokens"].sum()
-    return float((base - rows["tokens"].sum()) / base * 100)
+def pooled_change(rows: pd.DataFrame, by: str | list[str], baseline_name: str = "llama3") -> pd.Series:
+    """% fewer tokens than the baseline per group of ``by``, the tokens of each group's rows summed first
+    (so domains or sources are pooled by their size, not averaged)."""
+    sums = rows.groupby(by, sort=False)[[f"{baseline_name}_tokens", "tokens"]].sum()
+    return (1 - sums["tokens"] / sums[f"{baseline_name}_tokens"]) * 100
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
@@ -52,9 +51,17 @@ from ylm.checks import check_int, check_number
 from ylm.model.causal_lm import CausalLM
 from ylm.model.config import ModelConfig
 from ylm.model.hf import load_hf
+from ylm.paths import write_text_atomic
 from ylm.train.checkpoint import STATE_FILE, latest_checkpoint
 from ylm.train.curriculum import Curriculum, Stage
-from ylm.train.experiment import AGENT, control_curriculum, stage_end_checkpoints, train_arm, trajectory_loss
+from ylm.train.experiment import (
+    AGENT,
+    arm_summary,
+    control_curriculum,
+    stage_end_checkpoints,
+    train_arm,
+    trajectory_loss,
+)
 from ylm.train.sampler import PackedSampler, check_mixture
 from ylm.train.schedule import LRSegment
 from ylm.train.trainer import HeldOut, TrainConfig, Trainer
@@ -216,7 +223,7 @@ def finetune(checkpoint: str | Path, out_dir: str | Path, tokenizer: Tokenizer, 
         supervised = sum(c["supervised"] for c in sampler.tokens_drawn().values())
         rows.append({"step": step, "tokens": trainer.tokens, "supervised": supervised,
                      **_scores(evaluate, trainer.model)})
-        _write_atomic(results, pd.DataFrame(rows).sort_values("step").to_csv(index=False))
+        write_text_atomic(results, pd.DataFrame(rows).sort_values("step").to_csv(index=False))
     trainer.run(max_steps=plan.steps)
     table = pd.DataFrame(rows)
     return table[table["step"].isin(plan.eval_steps)].sort_values("step", ignore_index=True)
@@ -243,8 +250,7 @@ def _check_origin(out_dir: Path, checkpoint: str | Path, sampler_seed: int) -> N
         if saved != origin:
             raise ValueError(f"{out_dir}: fine-tuned from {saved}, not {origin}; use another out_dir")
         return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, json.dumps(origin) + "\n")
+    write_text_atomic(path, json.dumps(origin) + "\n")
 
 
 @torch.no_grad()
@@ -258,13 +264,6 @@ def _scores(evaluate: Evaluate, model: CausalLM) -> dict[str, float]:
             or not all(isinstance(v, Real) and not isinstance(v, bool) for v in scores.values()):
         raise ValueError(f"evaluate returned {scores!r}: must be a dict of str names (not {ROW_KEYS}) to numbers")
     return {name: float(value) for name, value in scores.items()}
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    # write then rename: a run killed mid-write leaves the previous file whole
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # ---- parallel runs ---------------------------------------------------------------------------------------
@@ -376,12 +375,11 @@ def compare_arms(values: pd.DataFrame, measure: str, first: str, second: str,
     """``first`` against ``second`` on ``measure`` (rows: one per arm and seed, columns ``arm`` and the measure):
     both means and seed stds, the gap in ``first``'s favour, and a verdict that calls it a difference only when
     the gap exceeds ``SEPARATION`` times the larger std (with equal values and no spread: "no difference")."""
-    stats = {}
-    for arm in (first, second):
-        seeds = values.loc[values["arm"] == arm, measure]
-        if len(seeds) < 2:
-            raise ValueError(f"arm {arm!r}: {len(seeds)} seed(s) of {measure!r}; a spread needs at least 2")
-        stats[arm] = (float(seeds.mean()), float(seeds.std()))
+    summary = arm_summary(values, measure).reindex([first, second])
+    for arm, count in summary["count"].fillna(0).items():
+        if count < 2:
+            raise ValueError(f"arm {arm!r}: {int(count)} seed(s) of {measure!r}; a spread needs at least 2")
+    stats = {arm: (float(row["mean"]), float(row["std"])) for arm, row in summary.iterrows()}
     gap = stats[second][0] - stats[first][0] if lower_is_better else stats[first][0] - stats[second][0]
     spread = max(stats[first][1], stats[second][1])
     if abs(gap) > SEPARATION * spread and gap != 0:

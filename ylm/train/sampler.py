@@ -53,7 +53,7 @@ from ylm.agent.trajectory import Trajectory
 from ylm.checks import check_int
 from ylm.data import DOMAINS, load_texts
 from ylm.tokenizer.special_tokens import EOS
-from ylm.tokenizer.train import encode_plain
+from ylm.tokenizer.train import encode_plain, special_id
 
 AGENT = "agent"
 FRESH_MATH_PER_EPOCH = 120  # as many as the committed math set; math is the cheapest generator (~25 ms for 120)
@@ -63,12 +63,8 @@ COUNTERS: tuple[str, ...] = ("documents", "tokens", "supervised")
 
 
 def separator_id(tokenizer: Tokenizer) -> int:
-    """Id of ``<|end_of_text|>``; a ValueError naming the tokenizer when it has none."""
-    token_id = tokenizer.token_to_id(EOS) if hasattr(tokenizer, "token_to_id") else None
-    if token_id is None:
-        raise ValueError(f"tokenizer has no {EOS!r} token to separate documents with; use a kit tokenizer "
-                         "(ylm.tokenizer.kit.kit_tokenizer or ylm.tokenizer.train.train_tokenizer)")
-    return token_id
+    """Id of ``<|end_of_text|>``, which separates documents; a ValueError when the tokenizer has none."""
+    return special_id(tokenizer, EOS)
 
 
 def check_domain(domain: Any, field: str) -> None:

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import math
-import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -52,6 +52,7 @@ from ylm.data import DOMAINS, load_texts
 from ylm.model.causal_lm import CausalLM
 from ylm.model.rope import RotaryEmbedding
 from ylm.notebook import seed_everything
+from ylm.paths import write_text_atomic
 from ylm.tokenizer.compression import bits_per_byte, token_byte_lengths
 from ylm.tokenizer.train import encode_plain
 from ylm.train.checkpoint import (
@@ -201,10 +202,9 @@ def _truncate_rows(path: Path, last_step: int) -> None:
         rows = list(csv.reader(handle))
     kept = rows[:1] + [row for row in rows[1:] if int(row[0]) <= last_step]
     if len(kept) < len(rows):
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with tmp.open("w", newline="") as handle:
-            csv.writer(handle).writerows(kept)
-        os.replace(tmp, path)
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(kept)
+        write_text_atomic(path, buffer.getvalue())
 
 
 @dataclass
